@@ -1,0 +1,32 @@
+"""The errors nndl raises on bad input. Each one carries a message meant for the user."""
+
+
+class NndlError(Exception):
+    """Base class: the CLI prints the message of any NndlError on one line and exits 2."""
+
+
+class SpecError(NndlError):
+    """A spec file or preset that does not describe a valid network and training."""
+
+
+class DataError(NndlError):
+    """MNIST could not be found, fetched, verified or read."""
+
+
+class CheckpointError(NndlError):
+    """A checkpoint that cannot be read, or does not fit the network it is loaded into."""
+
+
+class DivergenceError(NndlError):
+    """Training produced NaN or inf; names the epoch and the step where it was seen."""
+
+    def __init__(self, epoch: int, step: int, eta: float, what: str = "parameters"):
+        self.epoch, self.step, self.eta = epoch, step, eta
+        super().__init__(
+            f"training diverged: NaN or inf in the {what} at epoch {epoch}, step {step} "
+            f"(eta = {eta:g}); try a smaller eta, for example --eta {eta / 10:g}"
+        )
+
+
+class OutputExistsError(NndlError):
+    """An output file (checkpoint, JSON, plot) would overwrite one the user already has."""
