@@ -1,0 +1,364 @@
+"""The shared spec: one backend-free description of a network and of its training.
+
+Every backend reads a `Spec`; none of them adds a choice of its own. Where the spec departs
+from the book's programs it says so here, and a preset reproduces the book:
+
+- Layers are a list, so that the chapter 6 convolution and pooling layers drop in beside
+  `Dense`. Parameters use one canonical layout: W has shape (n_out, n_in), b has (n_out,).
+- The cross-entropy cost is computed from the weighted input z in its softplus form,
+  C = sum_j softplus(z_j) - y_j z_j, which equals the book's
+  -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] exactly and never produces NaN, so the book's
+  `nan_to_num` is not needed.
+- Regularisation follows network2: L2 shrinks W by (1 - eta lambda / n), L1 steps by
+  eta lambda / n sign(W), with n the size of the whole training set; biases are not
+  regularised.
+- Dropout follows network3, not torch.nn.Dropout: during training a layer's *input* is
+  multiplied by a Bernoulli mask that keeps each unit with probability 1 - p, with no
+  rescaling; at inference the layer's W x is multiplied by (1 - p) instead.
+- Early stopping and the learning-rate schedule (exercises in the book's chapter 3) watch the
+  validation accuracy. The schedule halves eta after `halve_eta_patience` epochs without a
+  new best and stops once eta has fallen to eta_0 / 128.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+OUTPUT_ACTIVATION_OF_COST = {
+    "quadratic": "sigmoid",
+    "cross_entropy": "sigmoid",
+    "log_likelihood": "softmax",
+}
+INITS = ("large", "default")
+REGULARIZERS = ("none", "l2", "l1")
+DTYPES = ("float64", "float32")
+METRICS = ("test_accuracy", "validation_accuracy")
+ETA_FLOOR_DIVISOR = 128  # the schedule stops once eta has fallen to eta_0 / 128
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A fully connected layer: a = activation(W x + b)."""
+
+    type: str = field(default="dense", init=False)
+    size: int
+    activation: str
+    dropout: float = 0.0  # probability of dropping each unit of this layer's input
+
+
+@dataclass(frozen=True)
+class Network:
+    input: int
+    layers: tuple[Dense, ...]
+    cost: str
+    init: str
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The book's `sizes` list: [784, 30, 10] for the chapter 1 net."""
+        return (self.input,) + tuple(layer.size for layer in self.layers)
+
+    @property
+    def parameter_shapes(self) -> tuple[tuple[tuple[int, int], tuple[int]], ...]:
+        """The canonical layout: ((W shape, b shape), ...) layer by layer."""
+        return tuple(((n_out, n_in), (n_out,)) for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(layer.dropout > 0 for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class Training:
+    epochs: int
+    batch_size: int
+    eta: float
+    regularizer: str = "none"
+    lmbda: float = 0.0
+    shuffle: bool = True
+    early_stopping_patience: int = 0  # stop after this many epochs without a new best; 0 = off
+    halve_eta_patience: int = 0  # halve eta after this many epochs without a new best; 0 = off
+    dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class Data:
+    train_size: int | None = None  # the first N training images; None = all of them
+    expanded: bool = False  # the book's 250,000 one-pixel-shifted training images
+
+
+@dataclass(frozen=True)
+class BookResult:
+    """The figure the book reports for this experiment, in percent."""
+
+    accuracy: float
+    metric: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    network: Network
+    training: Training
+    data: Data = Data()
+    description: str = ""
+    book: BookResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that `Spec.from_dict` reads back (TOML and JSON both hold it)."""
+        tree = asdict(self)
+        tree["network"]["layers"] = [asdict(layer) for layer in self.network.layers]
+        if self.data.train_size is None:
+            del tree["data"]["train_size"]
+        if self.book is None:
+            del tree["book"]
+        return tree
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, tree: dict[str, Any], source: str = "<spec>") -> Spec:
+        return _SpecReader(source).spec(tree)
+
+    def with_changes(self, section: str, source: str = "the command line", **changes: Any) -> Spec:
+        """A copy with some keys of one section changed, validated like a spec file."""
+        tree = self.to_dict()
+        tree[section].update(changes)
+        return Spec.from_dict(tree, source)
+
+    def check_fits(self, n_features: int, n_classes: int, source: str = "the data") -> None:
+        """Raise SpecError unless the network's input and output fit the data set."""
+        if self.network.input != n_features:
+            raise SpecError(
+                f"spec {self.name!r}: network.input is {self.network.input}, "
+                f"but {source} has {n_features} features per example"
+            )
+        if self.network.layers[-1].size != n_classes:
+            raise SpecError(
+                f"spec {self.name!r}: the output layer has {self.network.layers[-1].size} units, "
+                f"but {source} has {n_classes} classes"
+            )
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a TOML spec file; every error names the file and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"cannot read spec file {path}: {error.strerror}") from None
+    try:
+        tree = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"spec file {path} is not valid TOML: {error}") from None
+    tree.setdefault("name", path.stem)
+    return Spec.from_dict(tree, str(path))
+
+
+def spec_to_toml(spec: Spec) -> str:
+    """The spec as a TOML file that `load_spec` reads back (a starting point for your own)."""
+    tree = spec.to_dict()
+    lines = [f"name = {_toml_value(tree['name'])}", f"description = {_toml_value(tree['description'])}"]
+    for section in ("network", "training", "data", "book"):
+        if section not in tree:
+            continue
+        lines.append(f"\n[{section}]")
+        for key, value in tree[section].items():
+            if key == "layers":
+                lines.append("layers = [")
+                lines += [f"  {_toml_value(layer)}," for layer in value]
+                lines.append("]")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+class _SpecReader:
+    """Builds a Spec from a parsed tree, naming the file and the key in every error."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def error(self, key: str, problem: str) -> SpecError:
+        return SpecError(f"{self.source}: {key}: {problem}")
+
+    def spec(self, tree: dict[str, Any]) -> Spec:
+        self.table(tree, "the spec", {"name", "description", "network", "training", "data", "book"})
+        for required in ("network", "training"):
+            if required not in tree:
+                raise self.error(required, "missing section")
+        book = tree.get("book")
+        return Spec(
+            name=self.string(tree, "name", "name", default="unnamed"),
+            description=self.string(tree, "description", "description", default=""),
+            network=self.network(tree["network"]),
+            training=self.training(tree["training"]),
+            data=self.data(tree.get("data", {})),
+            book=None if book is None else self.book(book),
+        )
+
+    def network(self, tree: Any) -> Network:
+        self.table(tree, "network", {"input", "layers", "cost", "init"})
+        cost = self.choice(tree, "cost", "network.cost", tuple(OUTPUT_ACTIVATION_OF_COST))
+        layers_tree = tree.get("layers")
+        if not isinstance(layers_tree, list) or not layers_tree:
+            raise self.error("network.layers", "expected a non-empty list of layer tables")
+        layers = tuple(
+            self.dense(layer, f"network.layers[{i}]", is_output=i == len(layers_tree) - 1)
+            for i, layer in enumerate(layers_tree)
+        )
+        output = layers[-1].activation
+        if output != OUTPUT_ACTIVATION_OF_COST[cost]:
+            raise self.error(
+                f"network.layers[{len(layers) - 1}].activation",
+                f"the {cost} cost needs a {OUTPUT_ACTIVATION_OF_COST[cost]} output layer, not {output}",
+            )
+        return Network(
+            input=self.integer(tree, "input", "network.input", minimum=1),
+            layers=layers,
+            cost=cost,
+            init=self.choice(tree, "init", "network.init", INITS, default="default"),
+        )
+
+    def dense(self, tree: Any, key: str, is_output: bool) -> Dense:
+        self.table(tree, key, {"type", "size", "activation", "dropout"})
+        kind = self.string(tree, "type", f"{key}.type", default="dense")
+        if kind != "dense":
+            raise self.error(f"{key}.type", f"unknown layer type {kind!r} (expected 'dense')")
+        allowed = tuple(OUTPUT_ACTIVATION_OF_COST.values()) if is_output else HIDDEN_ACTIVATIONS
+        allowed = tuple(dict.fromkeys(allowed))
+        return Dense(
+            size=self.integer(tree, "size", f"{key}.size", minimum=1),
+            activation=self.choice(tree, "activation", f"{key}.activation", allowed),
+            dropout=self.number(tree, "dropout", f"{key}.dropout", default=0.0, minimum=0.0, below=1.0),
+        )
+
+    def training(self, tree: Any) -> Training:
+        self.table(tree, "training", set(Training.__dataclass_fields__))
+        regularizer = self.choice(tree, "regularizer", "training.regularizer", REGULARIZERS, default="none")
+        lmbda = self.number(tree, "lmbda", "training.lmbda", default=0.0, minimum=0.0)
+        if regularizer == "none" and lmbda != 0:
+            raise self.error("training.lmbda", f"is {lmbda:g}, but training.regularizer is 'none'")
+        eta = self.number(tree, "eta", "training.eta", minimum=0.0)
+        if eta == 0:
+            raise self.error("training.eta", "must be positive")
+        return Training(
+            epochs=self.integer(tree, "epochs", "training.epochs", minimum=1),
+            batch_size=self.integer(tree, "batch_size", "training.batch_size", minimum=1),
+            eta=eta,
+            regularizer=regularizer,
+            lmbda=lmbda,
+            shuffle=self.boolean(tree, "shuffle", "training.shuffle", default=True),
+            early_stopping_patience=self.integer(
+                tree, "early_stopping_patience", "training.early_stopping_patience", default=0, minimum=0
+            ),
+            halve_eta_patience=self.integer(
+                tree, "halve_eta_patience", "training.halve_eta_patience", default=0, minimum=0
+            ),
+            dtype=self.choice(tree, "dtype", "training.dtype", DTYPES, default="float64"),
+        )
+
+    def data(self, tree: Any) -> Data:
+        self.table(tree, "data", {"train_size", "expanded"})
+        train_size = None
+        if tree.get("train_size") is not None:
+            train_size = self.integer(tree, "train_size", "data.train_size", minimum=1)
+        return Data(train_size=train_size, expanded=self.boolean(tree, "expanded", "data.expanded", default=False))
+
+    def book(self, tree: Any) -> BookResult:
+        self.table(tree, "book", {"accuracy", "metric", "note"})
+        return BookResult(
+            accuracy=self.number(tree, "accuracy", "book.accuracy", minimum=0.0),
+            metric=self.choice(tree, "metric", "book.metric", METRICS),
+            note=self.string(tree, "note", "book.note", default=""),
+        )
+
+    # -- one checker per kind of value ------------------------------------------------------
+
+    def table(self, tree: Any, key: str, allowed: set[str]) -> None:
+        if not isinstance(tree, dict):
+            raise self.error(key, f"expected a table, got {_describe(tree)}")
+        for unknown in sorted(set(tree) - allowed):
+            raise self.error(
+                f"{key}.{unknown}" if key != "the spec" else unknown,
+                f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+            )
+
+    def present(self, tree: dict, name: str, key: str, default: Any) -> Any:
+        if name in tree:
+            return tree[name]
+        if default is _REQUIRED:
+            raise self.error(key, "missing")
+        return default
+
+    def integer(self, tree: dict, name: str, key: str, default: Any = None, minimum: int | None = None) -> int:
+        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected a whole number, got {_describe(value)}")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(
+        self,
+        tree: dict,
+        name: str,
+        key: str,
+        default: Any = None,
+        minimum: float | None = None,
+        below: float | None = None,
+    ) -> float:
+        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"expected a number, got {_describe(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.error(key, f"must be finite, got {value}")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must not be negative, got {value}" if minimum == 0 else f"must be at least {minimum}")
+        if below is not None and value >= below:
+            raise self.error(key, f"must be below {below}, got {value}")
+        return float(value)
+
+    def boolean(self, tree: dict, name: str, key: str, default: bool) -> bool:
+        value = self.present(tree, name, key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_describe(value)}")
+        return value
+
+    def string(self, tree: dict, name: str, key: str, default: Any = None) -> str:
+        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_describe(value)}")
+        return value
+
+    def choice(self, tree: dict, name: str, key: str, allowed: tuple[str, ...], default: Any = None) -> str:
+        value = self.string(tree, name, key, default)
+        if value not in allowed:
+            raise self.error(key, f"unknown value {value!r} (expected one of: {', '.join(allowed)})")
+        return value
+
+
+_REQUIRED = object()
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
