@@ -1,0 +1,87 @@
+"""The shared random streams: every draw that conformance compares, made once, in NumPy.
+
+From one integer seed come three independent streams, each keyed by what it is for, so that
+turning dropout on does not change the initial weights and epoch k can be drawn without
+drawing epochs 1..k-1 first:
+
+- the initial parameters, in the canonical layout (W (n_out, n_in), b (n_out,)), float64;
+- each epoch's order of the training examples;
+- each epoch's dropout masks, one row per example in that epoch's order.
+
+Every backend receives these as NumPy arrays; none of them draws for itself on the
+conformance path. PCG64 seeded through a SeedSequence gives the same bits on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import Network, Spec
+
+INIT_STREAM, ORDER_STREAM, DROPOUT_STREAM = 0, 1, 2
+
+Parameters = list[tuple[np.ndarray, np.ndarray]]  # [(W, b), ...] layer by layer
+
+
+def _generator(seed: int, stream: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, *key])))
+
+
+def initial_parameters(network: Network, seed: int) -> Parameters:
+    """Draw the starting parameters: biases of every layer first, then weights (the book's order).
+
+    `large` (network.py): W ~ N(0, 1) and b ~ N(0, 1).
+    `default` (network2.py): W ~ N(0, 1/n_in), so that z starts out near the sigmoid's slope,
+    and b ~ N(0, 1).
+    """
+    rng = _generator(seed, INIT_STREAM)
+    shapes = network.parameter_shapes
+    biases = [rng.standard_normal(b_shape) for _, b_shape in shapes]
+    weights = [rng.standard_normal(w_shape) for w_shape, _ in shapes]
+    if network.init == "default":
+        weights = [w / np.sqrt(w.shape[1]) for w in weights]
+    return list(zip(weights, biases))
+
+
+def epoch_order(n_examples: int, epoch: int, seed: int, shuffle: bool = True) -> np.ndarray:
+    """The order in which epoch `epoch` (1 for the first) visits the training examples."""
+    if not shuffle:
+        return np.arange(n_examples)
+    return _generator(seed, ORDER_STREAM, epoch).permutation(n_examples)
+
+
+def dropout_masks(network: Network, n_examples: int, epoch: int, seed: int) -> list[np.ndarray | None]:
+    """Keep-masks for each layer's input during one epoch: True keeps a unit, with probability 1 - p.
+
+    Row i belongs to the i-th example visited in the epoch, so a batch [k, k + m) of the epoch
+    takes rows [k, k + m) of each mask. Layers without dropout get None.
+    """
+    rng = _generator(seed, DROPOUT_STREAM, epoch)
+    return [
+        None if layer.dropout == 0 else rng.random((n_examples, n_in)) >= layer.dropout
+        for layer, n_in in zip(network.layers, network.sizes)
+    ]
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """Everything random about one epoch, drawn in advance: the order and the dropout masks."""
+
+    epoch: int
+    order: np.ndarray
+    masks: list[np.ndarray | None]
+
+
+def epoch_plan(spec: Spec, n_examples: int, epoch: int, seed: int) -> EpochPlan:
+    return EpochPlan(
+        epoch=epoch,
+        order=epoch_order(n_examples, epoch, seed, spec.training.shuffle),
+        masks=dropout_masks(spec.network, n_examples, epoch, seed),
+    )
+
+
+def batch_bounds(n_examples: int, batch_size: int) -> list[tuple[int, int]]:
+    """Mini-batches [k, k + m) for k = 0, m, 2m, ...; the last one may be shorter."""
+    return [(start, min(start + batch_size, n_examples)) for start in range(0, n_examples, batch_size)]
