@@ -1,0 +1,156 @@
+"""The epoch loop every backend shares: monitoring, early stopping and the eta schedule.
+
+A backend supplies a `Model` (train one epoch from an EpochPlan, evaluate a data set, hand its
+parameters back as NumPy arrays) and `prepare_data`; everything else about a run lives here,
+once, so that the backends cannot drift apart on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import DivergenceError
+from .spec import ETA_FLOOR_DIVISOR, Spec
+from .streams import Parameters, batch_bounds, epoch_plan, initial_parameters
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    eta: float
+    seconds: float  # training only; evaluation is timed apart
+    evaluation_seconds: float
+    training_cost: float
+    training_accuracy: float
+    validation_cost: float
+    validation_accuracy: float
+    validation_correct: int
+    test_cost: float
+    test_accuracy: float
+    test_correct: int
+
+
+@dataclass
+class History:
+    records: list[EpochRecord] = field(default_factory=list)
+    stop_reason: str = "ran every epoch"
+
+    @property
+    def best_validation(self) -> EpochRecord:
+        """The epoch with the highest validation accuracy (the first one, on a tie)."""
+        return max(self.records, key=lambda record: (record.validation_correct, -record.epoch))
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best_validation
+        return {
+            "epochs": [asdict(record) for record in self.records],
+            "stop_reason": self.stop_reason,
+            "best_validation_epoch": best.epoch,
+            "best_validation_accuracy": best.validation_accuracy,
+            "test_accuracy_at_best_validation": best.test_accuracy,
+        }
+
+
+class Reporter(Protocol):
+    def epoch_started(self, epoch: int, n_steps: int) -> None: ...
+    def step(self) -> None: ...
+    def epoch_finished(self, record: EpochRecord, spec: Spec) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class _Silent:
+    def epoch_started(self, epoch, n_steps): ...
+    def step(self): ...
+    def epoch_finished(self, record, spec): ...
+    def note(self, message): ...
+
+
+def train(backend, spec: Spec, data, seed: int, initial: Parameters | None = None, reporter: Reporter | None = None):
+    """Train `spec` on `data` (a Splits of training/validation/test) with one backend.
+
+    Starts from `initial` parameters (canonical NumPy layout) or from the shared stream's draw
+    for `seed`. Returns (History, model).
+    """
+    reporter = reporter or _Silent()
+    training = spec.training
+    model = backend.Model(spec, initial if initial is not None else initial_parameters(spec.network, seed))
+    n_classes = spec.network.layers[-1].size
+    sets = {name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype) for name, split in data.items()}
+    n = len(data["training"])
+    n_steps = len(batch_bounds(n, training.batch_size))
+    history, eta = History(), training.eta
+    schedule = _Schedule(training.early_stopping_patience, training.halve_eta_patience)
+    for epoch in range(1, training.epochs + 1):
+        plan = epoch_plan(spec, n, epoch, seed)
+        reporter.epoch_started(epoch, n_steps)
+        started = time.perf_counter()
+        model.train_epoch(sets["training"], plan, eta, on_step=reporter.step)
+        trained = time.perf_counter()
+        record = _record(model, sets, data, epoch, eta, trained - started, n_steps)
+        history.records.append(record)
+        reporter.epoch_finished(record, spec)
+        verdict = schedule.after_epoch(record)
+        if verdict == "halve":
+            eta /= 2
+            reporter.note(f"no improvement in {training.halve_eta_patience} epochs: eta halved to {eta:g}")
+            if eta <= training.eta / ETA_FLOOR_DIVISOR:
+                history.stop_reason = f"eta fell to eta_0 / {ETA_FLOOR_DIVISOR} after epoch {epoch}"
+                break
+        elif verdict == "stop":
+            history.stop_reason = f"early stopping: no improvement in {training.early_stopping_patience} epochs"
+            break
+    return history, model
+
+
+def _record(model, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
+    started = time.perf_counter()
+    results = {name: model.evaluate(dataset) for name, dataset in sets.items()}
+    training_cost = results["training"][1]
+    if not np.isfinite(training_cost):
+        raise DivergenceError(epoch, n_steps, eta, what="training cost")
+
+    def accuracy(name):
+        return results[name][0] / len(data[name])
+
+    return EpochRecord(
+        epoch=epoch,
+        eta=eta,
+        seconds=seconds,
+        evaluation_seconds=time.perf_counter() - started,
+        training_cost=training_cost,
+        training_accuracy=accuracy("training"),
+        validation_cost=results["validation"][1],
+        validation_accuracy=accuracy("validation"),
+        validation_correct=results["validation"][0],
+        test_cost=results["test"][1],
+        test_accuracy=accuracy("test"),
+        test_correct=results["test"][0],
+    )
+
+
+class _Schedule:
+    """Early stopping and the halving of eta, both driven by the best validation accuracy so far.
+
+    Early stopping counts epochs since the last new best. The eta schedule counts epochs since
+    the last new best or the last halving, whichever came later, so it halves again only after
+    another `halve_patience` epochs without improvement.
+    """
+
+    def __init__(self, stop_patience: int, halve_patience: int):
+        self.stop_patience, self.halve_patience = stop_patience, halve_patience
+        self.best_correct = -1
+        self.last_best = self.last_halving = 0
+
+    def after_epoch(self, record: EpochRecord) -> str:
+        if record.validation_correct > self.best_correct:
+            self.best_correct, self.last_best = record.validation_correct, record.epoch
+        if self.stop_patience and record.epoch - self.last_best >= self.stop_patience:
+            return "stop"
+        if self.halve_patience and record.epoch - max(self.last_best, self.last_halving) >= self.halve_patience:
+            self.last_halving = record.epoch
+            return "halve"
+        return "continue"
