@@ -188,8 +188,15 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value)
+        return _toml_string(value)
     return repr(value)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string. JSON's escapes are TOML's, except that JSON writes characters beyond
+    U+FFFF as surrogate pairs, which TOML rejects, so those stay as they are; DEL, which JSON
+    leaves alone and TOML forbids, is escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 class _SpecReader:
