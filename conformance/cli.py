@@ -1,0 +1,358 @@
+"""The `nndl` command: data, presets, train, evaluate, bench.
+
+Every error the user can cause (a bad spec, a missing data file, a wrong checkpoint, a run that
+diverges) ends as one line on stderr and exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import bench as benchmark
+from .backends import backend_names, load_backend
+from .checkpoint import check_parameters, load_checkpoint, refuse_to_overwrite, save_checkpoint, write_atomically
+from .data import MNIST_SHA256, load_expanded_training, load_mnist
+from .errors import NndlError, SpecError
+from .presets import load_preset, preset_names
+from .spec import Spec, load_spec, spec_to_toml
+from .training import EpochRecord, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except NndlError as error:
+        print(f"nndl: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nndl: interrupted; nothing was saved", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away, as `nndl presets | head` does
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nndl", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="fetch and verify MNIST, and say where it is")
+    _add_data_option(data)
+    data.add_argument("--expanded", action="store_true", help="also build (once) the 250,000-image expanded training set")
+    data.set_defaults(run=run_data)
+
+    presets = commands.add_parser("presets", help="list the book's experiments, or print one as a TOML spec")
+    presets.add_argument("--show", metavar="NAME", help="print this preset as a spec file to start your own from")
+    presets.set_defaults(run=run_presets)
+
+    training = commands.add_parser("train", help="train a network and report accuracy per epoch")
+    _add_spec_options(training, with_load=True)
+    training.add_argument("--backend", default="numpy", choices=backend_names())
+    training.add_argument("--seed", type=int, default=0, help="seed of the shared random streams (default 0)")
+    training.add_argument("--save", metavar="PATH", help="write the trained parameters: .npz (nndl) or .json (the book's network2)")
+    training.add_argument("--json", metavar="PATH", help="write the run's per-epoch figures as JSON")
+    training.add_argument("--plot", metavar="PNG", help="plot accuracy and cost per epoch (needs matplotlib)")
+    training.add_argument("--overwrite", action="store_true", help="let --save, --json and --plot replace existing files")
+    training.add_argument("--quiet", action="store_true", help="no progress bar")
+    training.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy and cost of a checkpoint on validation and test data")
+    evaluate.add_argument("checkpoint", help="an .npz checkpoint (or the book's .json with --preset/--spec)")
+    evaluate.add_argument("--preset", help="the network of a .json checkpoint")
+    evaluate.add_argument("--spec", metavar="FILE", help="the network of a .json checkpoint")
+    evaluate.add_argument("--backend", default="numpy", choices=backend_names())
+    _add_data_option(evaluate)
+    evaluate.set_defaults(run=run_evaluate)
+
+    bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
+    _add_spec_options(bench, with_load=False)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--repeat", type=int, default=3, metavar="K", help="epochs per row; each row reports the median (default 3)")
+    bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
+    bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
+    bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
+    bench.set_defaults(run=run_bench)
+    return parser
+
+
+def _add_data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="PATH", help="mnist.pkl.gz to use (else $NNDL_DATA, the cache, or a download)")
+
+
+def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
+    source = parser.add_mutually_exclusive_group(required=not with_load)
+    source.add_argument("--preset", help="one of `nndl presets`")
+    source.add_argument("--spec", metavar="FILE", help="a TOML spec file")
+    if with_load:
+        parser.add_argument("--load", metavar="CHECKPOINT", help="start from these parameters (an .npz also brings its spec)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--eta", type=float)
+    parser.add_argument("--lmbda", type=float, help="regularisation strength (turns on L2 when the spec has none)")
+    parser.add_argument("--regularizer", choices=("none", "l2", "l1"))
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--dtype", choices=("float64", "float32"))
+    parser.add_argument("--no-shuffle", action="store_true", help="visit the training data in the same order every epoch")
+    parser.add_argument("--train-size", type=int, metavar="N", help="train on the first N training images")
+    _add_data_option(parser)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def run_data(args) -> None:
+    mnist = load_mnist(args.data, log=_log)
+    print(f"MNIST: {mnist.path}")
+    print(f"  sha256 {MNIST_SHA256} (verified)")
+    print(f"  {len(mnist.training):,} training, {len(mnist.validation):,} validation, {len(mnist.test):,} test images")
+    if args.expanded:
+        expanded = load_expanded_training(mnist, log=_log)
+        print(f"  expanded training set: {len(expanded):,} images")
+
+
+def run_presets(args) -> None:
+    if args.show:
+        print(spec_to_toml(load_preset(args.show)), end="")
+        return
+    print(f"{'preset':22s} {'sizes':26s} {'cost':15s} {'init':8s} {'epochs':>6s} {'eta':>6s} {'lambda':>6s}  book")
+    for name in preset_names():
+        spec = load_preset(name)
+        network, training = spec.network, spec.training
+        book = f"{spec.book.accuracy:g}% {spec.book.metric.replace('_', ' ')}" if spec.book else ""
+        if spec.data.train_size:
+            book += f" ({spec.data.train_size:,} training images)"
+        print(
+            f"{name:22s} {str(list(network.sizes)):26s} {network.cost:15s} {network.init:8s} "
+            f"{training.epochs:6d} {training.eta:6g} {training.lmbda:6g}  {book}"
+        )
+
+
+def run_train(args) -> None:
+    checkpoint = load_checkpoint(args.load) if args.load else None
+    spec = _spec_from_args(args, checkpoint)
+    outputs = [Path(path) for path in (args.save, args.json, args.plot) if path]
+    for path in outputs:
+        refuse_to_overwrite(path, args.overwrite)
+    if args.save and Path(args.save).suffix not in (".npz", ".json"):
+        raise NndlError(f"--save {args.save}: the name must end in .npz (nndl's format) or .json (the book's)")
+    if args.plot:
+        _require_matplotlib()
+    backend = load_backend(args.backend)
+    initial = None
+    if checkpoint is not None:
+        check_parameters(spec.network, checkpoint.params, args.load)
+        initial = checkpoint.params
+    splits = _splits(spec, args.data)
+    print(_run_header(spec, args, splits))
+    history, model = train(backend, spec, splits, args.seed, initial, _ConsoleReporter(show_progress=not args.quiet))
+    print(_summary(spec, history))
+    result = {
+        "spec": spec.to_dict(),
+        "backend": args.backend,
+        "seed": args.seed,
+        "start": args.load or "initial parameters from the seed",
+        **history.to_dict(),
+    }
+    if args.save:
+        metadata = {"backend": args.backend, "seed": args.seed, "epochs_trained": len(history.records)}
+        save_checkpoint(args.save, spec, model.parameters(), metadata, args.overwrite)
+        print(f"saved the parameters after epoch {history.records[-1].epoch} to {args.save}")
+    if args.json:
+        text = json.dumps(result, indent=2)
+        write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
+    if args.plot:
+        _plot(spec, history.records, Path(args.plot), args.overwrite)
+
+
+def run_evaluate(args) -> None:
+    checkpoint = load_checkpoint(args.checkpoint)
+    if args.preset or args.spec:
+        spec = load_preset(args.preset) if args.preset else load_spec(args.spec)
+    elif checkpoint.spec is not None:
+        spec = checkpoint.spec
+    else:
+        raise NndlError(f"{args.checkpoint} does not carry a spec (the book's format): name its network with --preset or --spec")
+    check_parameters(spec.network, checkpoint.params, args.checkpoint)
+    backend = load_backend(args.backend)
+    model = backend.Model(spec, checkpoint.params)
+    mnist = load_mnist(args.data, log=_log)
+    spec.check_fits(mnist.test.images.shape[1], 10, mnist.path.name)
+    for name in ("validation", "test"):
+        split = getattr(mnist, name)
+        correct, cost = model.evaluate(backend.prepare_data(split.images, split.labels, spec.network.layers[-1].size, spec.training.dtype))
+        print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
+
+
+def run_bench(args) -> None:
+    if args.json:
+        refuse_to_overwrite(Path(args.json), args.overwrite)
+    if args.repeat < 1:
+        raise NndlError("--repeat must be at least 1")
+    spec = _spec_from_args(args, None)
+    training_split = _splits(spec, args.data)["training"]
+    rows = benchmark.run_bench(spec, training_split, args.seed, args.repeat, not args.no_per_example, log=_log)
+    print(benchmark.report(spec, rows, len(training_split), args.repeat))
+    if args.json:
+        text = json.dumps(benchmark.to_json(spec, rows), indent=2)
+        write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _spec_from_args(args, checkpoint) -> Spec:
+    """The spec named by --preset, --spec or the checkpoint, with the command line's changes."""
+    if args.preset:
+        spec = load_preset(args.preset)
+    elif args.spec:
+        spec = load_spec(args.spec)
+    elif checkpoint is not None and checkpoint.spec is not None:
+        spec = checkpoint.spec
+    else:
+        raise NndlError("name the network: --preset NAME, --spec FILE, or --load an .npz checkpoint")
+    training = {
+        key: value
+        for key, value in {
+            "epochs": args.epochs,
+            "eta": args.eta,
+            "lmbda": args.lmbda,
+            "regularizer": args.regularizer,
+            "batch_size": args.batch_size,
+            "dtype": args.dtype,
+        }.items()
+        if value is not None
+    }
+    if args.lmbda and "regularizer" not in training and spec.training.regularizer == "none":
+        training["regularizer"] = "l2"  # the book's lambda is L2's
+    if args.regularizer == "none" and args.lmbda is None:
+        training["lmbda"] = 0.0
+    if args.no_shuffle:
+        training["shuffle"] = False
+    if training:
+        spec = _with_changes(spec, "training", training)
+    if args.train_size is not None:
+        spec = _with_changes(spec, "data", {"train_size": args.train_size})
+    return spec
+
+
+def _with_changes(spec: Spec, section: str, changes: dict) -> Spec:
+    """Apply command-line changes, naming the option (not the spec key) if one is invalid."""
+    try:
+        return spec.with_changes(section, "the command line", **changes)
+    except SpecError as error:
+        message = str(error)
+        for key in changes:
+            message = message.replace(f"{section}.{key}", f"--{key.replace('_', '-')}")
+        raise SpecError(message) from None
+
+
+def _splits(spec: Spec, data_path) -> dict:
+    """The training, validation and test sets the spec asks for, as data.Split objects."""
+    mnist = load_mnist(data_path, log=_log)
+    spec.check_fits(mnist.training.images.shape[1], 10, mnist.path.name)
+    training = load_expanded_training(mnist, log=_log) if spec.data.expanded else mnist.training
+    if spec.data.train_size is not None:
+        training = training.first(spec.data.train_size)
+    return {"training": training, "validation": mnist.validation, "test": mnist.test}
+
+
+def _run_header(spec: Spec, args, splits) -> str:
+    network, training = spec.network, spec.training
+    regularizer = "no regularisation" if training.regularizer == "none" else f"{training.regularizer.upper()} lambda {training.lmbda:g}"
+    return (
+        f"{spec.name}: sizes {list(network.sizes)}, {network.cost} cost, {network.init} init, "
+        f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"
+        f"backend {args.backend}, seed {args.seed}, {len(splits['training']):,} training images, "
+        f"{training.epochs} epochs" + (f", starting from {args.load}" if args.load else "")
+    )
+
+
+def _summary(spec: Spec, history) -> str:
+    best = history.best_validation
+    line = (
+        f"best validation accuracy {100 * best.validation_accuracy:.2f}% at epoch {best.epoch}; "
+        f"test accuracy there {100 * best.test_accuracy:.2f}%; best test accuracy "
+        f"{100 * max(r.test_accuracy for r in history.records):.2f}% ({history.stop_reason})"
+    )
+    if spec.book is not None:
+        line += f"\nthe book reports {spec.book.accuracy:g}% {spec.book.metric.replace('_', ' ')}"
+        if spec.book.note:
+            line += f" ({spec.book.note})"
+    return line
+
+
+class _ConsoleReporter:
+    """A progress bar over mini-batches on stderr, and one line per epoch on stdout."""
+
+    def __init__(self, show_progress: bool):
+        self.show_progress = show_progress
+        self.bar = None
+
+    def epoch_started(self, epoch: int, n_steps: int) -> None:
+        if self.show_progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_steps, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=0.25)
+
+    def step(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def epoch_finished(self, record: EpochRecord, spec: Spec) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        print(
+            f"epoch {record.epoch:3d}/{spec.training.epochs}: validation {100 * record.validation_accuracy:6.2f}%  "
+            f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
+            f"({record.seconds:.2f} s)",
+            flush=True,
+        )
+
+    def note(self, message: str) -> None:
+        print(message, flush=True)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NndlError("--plot needs matplotlib: pip install 'nndl[plot]'") from None
+
+
+def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool) -> None:
+    """Accuracy and cost per epoch, side by side, like the book's chapter 3 figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r.epoch for r in records]
+    figure, (accuracy, cost) = plt.subplots(1, 2, figsize=(11, 4))
+    for name in ("training", "validation", "test"):
+        accuracy.plot(epochs, [100 * getattr(r, f"{name}_accuracy") for r in records], label=name)
+        cost.plot(epochs, [getattr(r, f"{name}_cost") for r in records], label=name)
+    accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{spec.name}: accuracy")
+    cost.set(xlabel="epoch", ylabel="cost", title=f"{spec.name}: cost")
+    for axes in (accuracy, cost):
+        axes.legend()
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
+    plt.close(figure)
+    write_atomically(path, lambda f: f.write(image.getvalue()), overwrite)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
