@@ -21,4 +21,6 @@ def load_backend(name: str):
     try:
         return importlib.import_module(package)
     except ImportError as error:
-        raise NndlError(f"the {name} backend is not installed ({error}); install it with: pip install 'nndl[{extra}]'") from None
+        raise NndlError(
+            f"the {name} backend is not installed ({error}); install it with: pip install 'nndl[{extra}]'"
+        ) from None

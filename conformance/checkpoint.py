@@ -13,16 +13,15 @@ file the user already has unless asked to.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, OutputExistsError, SpecError
+from .errors import CheckpointError, SpecError
+from .files import write_atomically
 from .spec import Network, Spec
 from .streams import Parameters
 
@@ -38,7 +37,9 @@ class Checkpoint:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(path, spec: Spec, params: Parameters, metadata: dict | None = None, overwrite: bool = False) -> Path:
+def save_checkpoint(
+    path, spec: Spec, params: Parameters, metadata: dict | None = None, overwrite: bool = False
+) -> Path:
     """Write params (and the spec) to `path`, in the format its extension names."""
     path = Path(path)
     check_parameters(spec.network, params, "the parameters to save")
@@ -67,35 +68,15 @@ def check_parameters(network: Network, params: Parameters, source: str) -> None:
     """Raise CheckpointError unless params have exactly the network's canonical shapes."""
     expected = network.parameter_shapes
     if len(params) != len(expected):
-        raise CheckpointError(f"{source} has {len(params)} layers, but the network has {len(expected)} (sizes {list(network.sizes)})")
+        raise CheckpointError(
+            f"{source} has {len(params)} layers, but the network has {len(expected)} (sizes {list(network.sizes)})"
+        )
     for i, ((w, b), (w_shape, b_shape)) in enumerate(zip(params, expected)):
         for name, array, shape in (("W", w, w_shape), ("b", b, b_shape)):
             if tuple(np.shape(array)) != shape:
-                raise CheckpointError(f"{source}: layer {i} {name} has shape {tuple(np.shape(array))}, the network needs {shape}")
-
-
-def write_atomically(path: Path, write: Callable, overwrite: bool) -> None:
-    """Write through `write(file)` into a temporary file beside `path`, then rename it into place.
-
-    A crash or an error half-way leaves whatever was at `path` untouched.
-    """
-    refuse_to_overwrite(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def refuse_to_overwrite(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another name or pass --overwrite")
+                raise CheckpointError(
+                    f"{source}: layer {i} {name} has shape {tuple(np.shape(array))}, the network needs {shape}"
+                )
 
 
 def _load_npz(path: Path) -> Checkpoint:
@@ -110,7 +91,9 @@ def _load_npz(path: Path) -> Checkpoint:
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an nndl checkpoint (format {header.get('format')!r})")
     if header.get("version") != VERSION:
-        raise CheckpointError(f"{path} is checkpoint version {header.get('version')}; this nndl reads version {VERSION}")
+        raise CheckpointError(
+            f"{path} is checkpoint version {header.get('version')}; this nndl reads version {VERSION}"
+        )
     try:
         spec = Spec.from_dict(header["spec"], f"the spec inside {path}")
     except (SpecError, KeyError) as error:
@@ -145,14 +128,20 @@ def _load_network2(path: Path) -> Checkpoint:
     try:
         tree = json.loads(path.read_text())
         sizes, weights, biases, cost = tree["sizes"], tree["weights"], tree["biases"], tree["cost"]
-        params = [(np.array(w, dtype=np.float64), np.array(b, dtype=np.float64).reshape(-1)) for w, b in zip(weights, biases)]
+        params = [
+            (np.array(w, dtype=np.float64), np.array(b, dtype=np.float64).reshape(-1)) for w, b in zip(weights, biases)
+        ]
         expected = [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes, sizes[1:])]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is not a network2 JSON file ({type(error).__name__}: {error})") from None
     if len(weights) != len(expected) or len(biases) != len(expected):
-        raise CheckpointError(f"{path}: sizes {sizes} need {len(expected)} weight and bias arrays, found {len(weights)} and {len(biases)}")
+        raise CheckpointError(
+            f"{path}: sizes {sizes} need {len(expected)} weight and bias arrays, found {len(weights)} and {len(biases)}"
+        )
     for i, ((w, b), (w_shape, b_shape)) in enumerate(zip(params, expected)):
         if w.shape != w_shape or b.shape != b_shape:
-            raise CheckpointError(f"{path}: layer {i} has W {w.shape} and b {b.shape}; sizes {sizes} need {w_shape} and {b_shape}")
+            raise CheckpointError(
+                f"{path}: layer {i} has W {w.shape} and b {b.shape}; sizes {sizes} need {w_shape} and {b_shape}"
+            )
     costs = {name: key for key, name in NETWORK2_COST_NAMES.items()}
     return Checkpoint(params=params, spec=None, metadata={"sizes": sizes, "cost": costs.get(cost, cost)})

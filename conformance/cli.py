@@ -15,9 +15,10 @@ from pathlib import Path
 
 from . import bench as benchmark
 from .backends import backend_names, load_backend
-from .checkpoint import check_parameters, load_checkpoint, refuse_to_overwrite, save_checkpoint, write_atomically
+from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
 from .data import MNIST_SHA256, load_expanded_training, load_mnist
 from .errors import NndlError, SpecError
+from .files import refuse_to_overwrite, write_atomically
 from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
 from .training import EpochRecord, train
@@ -45,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="fetch and verify MNIST, and say where it is")
     _add_data_option(data)
-    data.add_argument("--expanded", action="store_true", help="also build (once) the 250,000-image expanded training set")
+    data.add_argument(
+        "--expanded", action="store_true", help="also build (once) the 250,000-image expanded training set"
+    )
     data.set_defaults(run=run_data)
 
     presets = commands.add_parser("presets", help="list the book's experiments, or print one as a TOML spec")
@@ -56,10 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_options(training, with_load=True)
     training.add_argument("--backend", default="numpy", choices=backend_names())
     training.add_argument("--seed", type=int, default=0, help="seed of the shared random streams (default 0)")
-    training.add_argument("--save", metavar="PATH", help="write the trained parameters: .npz (nndl) or .json (the book's network2)")
+    training.add_argument(
+        "--save", metavar="PATH", help="write the trained parameters: .npz (nndl) or .json (the book's network2)"
+    )
     training.add_argument("--json", metavar="PATH", help="write the run's per-epoch figures as JSON")
     training.add_argument("--plot", metavar="PNG", help="plot accuracy and cost per epoch (needs matplotlib)")
-    training.add_argument("--overwrite", action="store_true", help="let --save, --json and --plot replace existing files")
+    training.add_argument(
+        "--overwrite", action="store_true", help="let --save, --json and --plot replace existing files"
+    )
     training.add_argument("--quiet", action="store_true", help="no progress bar")
     training.set_defaults(run=run_train)
 
@@ -74,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
     _add_spec_options(bench, with_load=False)
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--repeat", type=int, default=3, metavar="K", help="epochs per row; each row reports the median (default 3)")
+    bench.add_argument(
+        "--repeat", type=int, default=3, metavar="K", help="epochs per row; each row reports the median (default 3)"
+    )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
@@ -83,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_data_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="PATH", help="mnist.pkl.gz to use (else $NNDL_DATA, the cache, or a download)")
+    parser.add_argument(
+        "--data", metavar="PATH", help="mnist.pkl.gz to use (else $NNDL_DATA, the cache, or a download)"
+    )
 
 
 def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
@@ -91,14 +102,18 @@ def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
     source.add_argument("--preset", help="one of `nndl presets`")
     source.add_argument("--spec", metavar="FILE", help="a TOML spec file")
     if with_load:
-        parser.add_argument("--load", metavar="CHECKPOINT", help="start from these parameters (an .npz also brings its spec)")
+        parser.add_argument(
+            "--load", metavar="CHECKPOINT", help="start from these parameters (an .npz also brings its spec)"
+        )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--eta", type=float)
     parser.add_argument("--lmbda", type=float, help="regularisation strength (turns on L2 when the spec has none)")
     parser.add_argument("--regularizer", choices=("none", "l2", "l1"))
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--dtype", choices=("float64", "float32"))
-    parser.add_argument("--no-shuffle", action="store_true", help="visit the training data in the same order every epoch")
+    parser.add_argument(
+        "--no-shuffle", action="store_true", help="visit the training data in the same order every epoch"
+    )
     parser.add_argument("--train-size", type=int, metavar="N", help="train on the first N training images")
     _add_data_option(parser)
 
@@ -177,7 +192,9 @@ def run_evaluate(args) -> None:
     elif checkpoint.spec is not None:
         spec = checkpoint.spec
     else:
-        raise NndlError(f"{args.checkpoint} does not carry a spec (the book's format): name its network with --preset or --spec")
+        raise NndlError(
+            f"{args.checkpoint} does not carry a spec (the book's format): name its network with --preset or --spec"
+        )
     check_parameters(spec.network, checkpoint.params, args.checkpoint)
     backend = load_backend(args.backend)
     model = backend.Model(spec, checkpoint.params)
@@ -185,7 +202,9 @@ def run_evaluate(args) -> None:
     spec.check_fits(mnist.test.images.shape[1], 10, mnist.path.name)
     for name in ("validation", "test"):
         split = getattr(mnist, name)
-        correct, cost = model.evaluate(backend.prepare_data(split.images, split.labels, spec.network.layers[-1].size, spec.training.dtype))
+        correct, cost = model.evaluate(
+            backend.prepare_data(split.images, split.labels, spec.network.layers[-1].size, spec.training.dtype)
+        )
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 
@@ -264,7 +283,11 @@ def _splits(spec: Spec, data_path) -> dict:
 
 def _run_header(spec: Spec, args, splits) -> str:
     network, training = spec.network, spec.training
-    regularizer = "no regularisation" if training.regularizer == "none" else f"{training.regularizer.upper()} lambda {training.lmbda:g}"
+    regularizer = (
+        "no regularisation"
+        if training.regularizer == "none"
+        else f"{training.regularizer.upper()} lambda {training.lmbda:g}"
+    )
     return (
         f"{spec.name}: sizes {list(network.sizes)}, {network.cost} cost, {network.init} init, "
         f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"

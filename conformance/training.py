@@ -79,7 +79,10 @@ def train(backend, spec: Spec, data, seed: int, initial: Parameters | None = Non
     training = spec.training
     model = backend.Model(spec, initial if initial is not None else initial_parameters(spec.network, seed))
     n_classes = spec.network.layers[-1].size
-    sets = {name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype) for name, split in data.items()}
+    sets = {
+        name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype)
+        for name, split in data.items()
+    }
     n = len(data["training"])
     n_steps = len(batch_bounds(n, training.batch_size))
     history, eta = History(), training.eta

@@ -35,7 +35,8 @@ class CrossEntropyCost:
 class LogLikelihoodCost:
     @staticmethod
     def fn(z, a, y):
-        """C = -ln a_y (ch. 3, the log-likelihood cost), written from z as logsumexp(z) - z_y, which cannot underflow."""
+        """C = -ln a_y (ch. 3, the log-likelihood cost), written from z as logsumexp(z) - z_y:
+        no underflow to log(0)."""
         z_max = z.max(axis=1, keepdims=True)
         log_sum_exp = np.log(np.sum(np.exp(z - z_max), axis=1)) + z_max[:, 0]
         return log_sum_exp - np.sum(y * z, axis=1)

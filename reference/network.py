@@ -46,7 +46,9 @@ def backprop(network, params, x, y, masks):
             delta = delta @ params[l][0]  # BP2: (W^{l+1})^T delta^{l+1} ...
             if masks[l] is not None:
                 delta *= masks[l]  # ... through the dropout mask on layer l+1's input ...
-            delta *= ACTIVATIONS[network.layers[l - 1].activation].prime(zs[l - 1], activations[l - 1])  # ... * sigma'(z^l)
+            delta *= ACTIVATIONS[network.layers[l - 1].activation].prime(
+                zs[l - 1], activations[l - 1]
+            )  # ... * sigma'(z^l)
     return grads
 
 

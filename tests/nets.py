@@ -49,5 +49,8 @@ def random_batch(spec, m, seed):
     sizes = spec.network.sizes
     x = rng.random((m, sizes[0]))
     y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)]
-    masks = [None if layer.dropout == 0 else rng.random((m, n_in)) >= layer.dropout for layer, n_in in zip(spec.network.layers, sizes)]
+    masks = [
+        None if layer.dropout == 0 else rng.random((m, n_in)) >= layer.dropout
+        for layer, n_in in zip(spec.network.layers, sizes)
+    ]
     return x, y, masks

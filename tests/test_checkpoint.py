@@ -20,7 +20,9 @@ PRECIOUS = b"the user's own file, not to be touched"
 def spec_with_layers(preset: str, cost: str, *activations: str) -> Spec:
     """The preset's spec with its layers' activations (and the cost) replaced."""
     spec = load_preset(preset)
-    layers = [{"size": layer.size, "activation": activation} for layer, activation in zip(spec.network.layers, activations)]
+    layers = [
+        {"size": layer.size, "activation": activation} for layer, activation in zip(spec.network.layers, activations)
+    ]
     return spec.with_changes("network", layers=layers, cost=cost)
 
 
@@ -116,7 +118,10 @@ def test_network2_json_whose_sizes_disagree_with_its_arrays(tmp_path):
     spec = load_preset("ch1-sigmoid-30")
     path = save_checkpoint(tmp_path / "net.json", spec, params_of(spec))
     tree = json.loads(path.read_text())
-    for sizes, problem in (([784, 31, 10], r"layer 0 has W \(30, 784\) and b \(30,\); sizes \[784, 31, 10\]"), ([784, 30, 30, 10], "need 3 weight")):
+    for sizes, problem in (
+        ([784, 31, 10], r"layer 0 has W \(30, 784\) and b \(30,\); sizes \[784, 31, 10\]"),
+        ([784, 30, 30, 10], "need 3 weight"),
+    ):
         path.write_text(json.dumps({**tree, "sizes": sizes}))
         with pytest.raises(CheckpointError, match=problem):
             load_checkpoint(path)
@@ -124,7 +129,12 @@ def test_network2_json_whose_sizes_disagree_with_its_arrays(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ["{not json", "[1, 2]", json.dumps({"sizes": [784, 30, 10]}), json.dumps({"sizes": 5, "weights": [], "biases": [], "cost": "QuadraticCost"})],
+    [
+        "{not json",
+        "[1, 2]",
+        json.dumps({"sizes": [784, 30, 10]}),
+        json.dumps({"sizes": 5, "weights": [], "biases": [], "cost": "QuadraticCost"}),
+    ],
     ids=["invalid", "a list", "no arrays", "sizes a number"],
 )
 def test_json_that_is_not_network2(tmp_path, content):
@@ -140,7 +150,9 @@ def test_json_that_is_not_network2(tmp_path, content):
 def test_check_parameters_names_the_layer_and_both_shapes():
     params = params_of(load_preset("ch1-sigmoid-30"))
     network = load_preset("ch1-sigmoid-100").network
-    with pytest.raises(CheckpointError, match=r"old\.npz: layer 0 W has shape \(30, 784\), the network needs \(100, 784\)"):
+    with pytest.raises(
+        CheckpointError, match=r"old\.npz: layer 0 W has shape \(30, 784\), the network needs \(100, 784\)"
+    ):
         check_parameters(network, params, "old.npz")
 
 
@@ -190,7 +202,11 @@ def test_truncated_npz_is_not_a_checkpoint(saved_npz, keep):
 )
 def test_npz_with_another_header(tmp_path, spec, header, problem):
     path = tmp_path / "other.npz"
-    text = header if isinstance(header, str) else json.dumps(header if isinstance(header, list) else {**header, "spec": spec.to_dict()})
+    text = (
+        header
+        if isinstance(header, str)
+        else json.dumps(header if isinstance(header, list) else {**header, "spec": spec.to_dict()})
+    )
     np.savez(path, header=np.array(text), **{"W0": np.zeros((30, 784)), "b0": np.zeros(30)})
     with pytest.raises(CheckpointError, match=problem):
         load_checkpoint(path)

@@ -128,7 +128,9 @@ def assert_same_params(params_a, params_b) -> None:
 
 
 def params_differ(params_a, params_b) -> bool:
-    return any(not np.array_equal(a, b) for layer_a, layer_b in zip(params_a, params_b) for a, b in zip(layer_a, layer_b))
+    return any(
+        not np.array_equal(a, b) for layer_a, layer_b in zip(params_a, params_b) for a, b in zip(layer_a, layer_b)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,9 @@ def test_presets_show_unknown(nndl):
 def test_train_writes_the_run_as_json(trained):
     run = read_json(trained["json"])
     spec = Spec.from_dict(run["spec"])
-    assert spec == load_preset("ch1-sigmoid-30").with_changes("training", epochs=2).with_changes("data", train_size=1000)
+    assert spec == load_preset("ch1-sigmoid-30").with_changes("training", epochs=2).with_changes(
+        "data", train_size=1000
+    )
     assert (run["backend"], run["seed"]) == ("numpy", 7)
     assert [epoch["epoch"] for epoch in run["epochs"]] == [1, 2]
     for epoch in run["epochs"]:
@@ -213,7 +217,9 @@ def test_train_prints_each_epoch_and_the_book(nndl, tmp_path):
 def train_small(nndl, folder: Path, name: str, *args) -> tuple[dict, list]:
     """A small ch1-sigmoid-30 run; its JSON and its saved parameters."""
     json_path, checkpoint_path = folder / f"{name}.json", folder / f"{name}.npz"
-    result = nndl("train", "--preset", "ch1-sigmoid-30", *SMALL_RUN, "--json", json_path, "--save", checkpoint_path, *args)
+    result = nndl(
+        "train", "--preset", "ch1-sigmoid-30", *SMALL_RUN, "--json", json_path, "--save", checkpoint_path, *args
+    )
     assert result.code == 0, result.err
     return read_json(json_path), load_checkpoint(checkpoint_path).params
 
@@ -240,7 +246,20 @@ def test_lmbda_turns_on_l2(nndl, tmp_path):
 
 
 def test_load_alone_continues_from_the_checkpoint(nndl, tmp_path, trained, mnist):
-    result = nndl("train", "--load", trained["save"], "--epochs", "1", "--seed", "7", "--quiet", "--json", tmp_path / "more.json", "--save", tmp_path / "more.npz")
+    result = nndl(
+        "train",
+        "--load",
+        trained["save"],
+        "--epochs",
+        "1",
+        "--seed",
+        "7",
+        "--quiet",
+        "--json",
+        tmp_path / "more.json",
+        "--save",
+        tmp_path / "more.npz",
+    )
     assert result.code == 0, result.err
     checkpoint = load_checkpoint(trained["save"])
     spec = checkpoint.spec.with_changes("training", epochs=1)
@@ -263,7 +282,10 @@ def test_load_into_another_network_names_the_shapes(nndl, trained):
 
 def test_evaluate_the_books_json_like_the_npz(nndl, tmp_path, trained):
     """The same seed again, saved in the book's format: the same parameters, so the same figures."""
-    assert nndl("train", "--preset", "ch1-sigmoid-30", *SMALL_RUN, "--seed", "7", "--save", tmp_path / "book.json").code == 0
+    assert (
+        nndl("train", "--preset", "ch1-sigmoid-30", *SMALL_RUN, "--seed", "7", "--save", tmp_path / "book.json").code
+        == 0
+    )
     assert_same_params(load_checkpoint(tmp_path / "book.json").params, load_checkpoint(trained["save"]).params)
 
     from_json = nndl("evaluate", tmp_path / "book.json", "--preset", "ch1-sigmoid-30")
@@ -276,7 +298,9 @@ def test_evaluate_the_books_json_like_the_npz(nndl, tmp_path, trained):
 def test_evaluate_the_books_json_needs_a_network(nndl, tmp_path):
     assert nndl("train", "--preset", "ch1-sigmoid-30", *SMALL_RUN, "--save", tmp_path / "book.json").code == 0
     assert_one_line_error(nndl("evaluate", tmp_path / "book.json"), "--preset or --spec")
-    assert_one_line_error(nndl("evaluate", tmp_path / "book.json", "--preset", "ch1-sigmoid-100"), "(30, 784)", "(100, 784)")
+    assert_one_line_error(
+        nndl("evaluate", tmp_path / "book.json", "--preset", "ch1-sigmoid-100"), "(30, 784)", "(100, 784)"
+    )
 
 
 # -- outputs are never overwritten unasked ----------------------------------------------------
@@ -323,7 +347,15 @@ def test_bench_refuses_to_overwrite_before_measuring(nndl, tmp_path, monkeypatch
         (("--preset", "ch1-sigmoid-30", "--save", "out.pt"), ("--save out.pt", ".npz")),
         ((), ("--preset", "--spec", "--load")),
     ],
-    ids=["unknown preset", "negative eta", "zero eta", "zero epochs", "lmbda without regularizer", "save as .pt", "no network"],
+    ids=[
+        "unknown preset",
+        "negative eta",
+        "zero eta",
+        "zero epochs",
+        "lmbda without regularizer",
+        "save as .pt",
+        "no network",
+    ],
 )
 def test_train_bad_options(nndl, tmp_path, monkeypatch, args, fragments):
     monkeypatch.chdir(tmp_path)
@@ -332,13 +364,17 @@ def test_train_bad_options(nndl, tmp_path, monkeypatch, args, fragments):
 
 
 def test_train_size_beyond_the_training_set(nndl):
-    assert_one_line_error(nndl("train", "--preset", "ch1-sigmoid-30", "--train-size", "60000", "--quiet"), "--train-size 60000", "50000")
+    assert_one_line_error(
+        nndl("train", "--preset", "ch1-sigmoid-30", "--train-size", "60000", "--quiet"), "--train-size 60000", "50000"
+    )
 
 
 def test_a_bad_spec_file_names_the_key(nndl, tmp_path):
     spec_file = tmp_path / "mine.toml"
     spec_file.write_text(DIVERGING_SPEC.replace("eta = 1e200", "eta = 0.1\nmomentum = 0.9"))
-    assert_one_line_error(nndl("train", "--spec", spec_file, "--quiet"), str(spec_file), "training.momentum", "unknown key")
+    assert_one_line_error(
+        nndl("train", "--spec", spec_file, "--quiet"), str(spec_file), "training.momentum", "unknown key"
+    )
 
 
 def test_corrupt_data_without_downloads_lists_every_source(nndl, tmp_path):
@@ -357,7 +393,20 @@ def test_divergence_names_the_epoch_and_step_and_writes_nothing(nndl, tmp_path):
     spec_file = tmp_path / "diverges.toml"
     spec_file.write_text(DIVERGING_SPEC)
     outputs = [tmp_path / "out.npz", tmp_path / "out.json", tmp_path / "out.png"]
-    result = nndl("train", "--spec", spec_file, "--train-size", "1000", "--quiet", "--save", outputs[0], "--json", outputs[1], "--plot", outputs[2])
+    result = nndl(
+        "train",
+        "--spec",
+        spec_file,
+        "--train-size",
+        "1000",
+        "--quiet",
+        "--save",
+        outputs[0],
+        "--json",
+        outputs[1],
+        "--plot",
+        outputs[2],
+    )
     assert_one_line_error(result, "diverged", "epoch 1, step", "try a smaller eta", "--eta 1e+199")
     assert not any(path.exists() for path in outputs)
 

