@@ -16,7 +16,7 @@ from pathlib import Path
 from . import bench as benchmark
 from .backends import backend_names, load_backend
 from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
-from .data import MNIST_SHA256, load_expanded_training, load_mnist
+from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
 from .presets import load_preset, preset_names
@@ -188,9 +188,9 @@ def run_train(args) -> None:
 def run_evaluate(args) -> None:
     checkpoint = load_checkpoint(args.checkpoint)
     if args.preset or args.spec:
-        spec = load_preset(args.preset) if args.preset else load_spec(args.spec)
+        spec = _fitting_mnist(load_preset(args.preset) if args.preset else load_spec(args.spec), args.preset or args.spec)
     elif checkpoint.spec is not None:
-        spec = checkpoint.spec
+        spec = _fitting_mnist(checkpoint.spec, args.checkpoint)
     else:
         raise NndlError(
             f"{args.checkpoint} does not carry a spec (the book's format): name its network with --preset or --spec"
@@ -199,7 +199,6 @@ def run_evaluate(args) -> None:
     backend = load_backend(args.backend)
     model = backend.Model(spec, checkpoint.params)
     mnist = load_mnist(args.data, log=_log)
-    spec.check_fits(mnist.test.images.shape[1], 10, mnist.path.name)
     for name in ("validation", "test"):
         split = getattr(mnist, name)
         correct, cost = model.evaluate(
@@ -228,13 +227,14 @@ def run_bench(args) -> None:
 def _spec_from_args(args, checkpoint) -> Spec:
     """The spec named by --preset, --spec or the checkpoint, with the command line's changes."""
     if args.preset:
-        spec = load_preset(args.preset)
+        spec, origin = load_preset(args.preset), f"preset {args.preset}"
     elif args.spec:
-        spec = load_spec(args.spec)
+        spec, origin = load_spec(args.spec), args.spec
     elif checkpoint is not None and checkpoint.spec is not None:
-        spec = checkpoint.spec
+        spec, origin = checkpoint.spec, args.load
     else:
         raise NndlError("name the network: --preset NAME, --spec FILE, or --load an .npz checkpoint")
+    spec = _fitting_mnist(spec, origin)
     training = {
         key: value
         for key, value in {
@@ -260,6 +260,15 @@ def _spec_from_args(args, checkpoint) -> Spec:
     return spec
 
 
+def _fitting_mnist(spec: Spec, origin: str) -> Spec:
+    """The spec, once it is known to take MNIST's 784 pixels in and give its 10 classes out."""
+    try:
+        spec.check_fits(PIXELS, CLASSES, "MNIST")
+    except SpecError as error:
+        raise SpecError(f"{origin}: {error}") from None
+    return spec
+
+
 def _with_changes(spec: Spec, section: str, changes: dict) -> Spec:
     """Apply command-line changes, naming the option (not the spec key) if one is invalid."""
     try:
@@ -274,7 +283,6 @@ def _with_changes(spec: Spec, section: str, changes: dict) -> Spec:
 def _splits(spec: Spec, data_path) -> dict:
     """The training, validation and test sets the spec asks for, as data.Split objects."""
     mnist = load_mnist(data_path, log=_log)
-    spec.check_fits(mnist.training.images.shape[1], 10, mnist.path.name)
     training = load_expanded_training(mnist, log=_log) if spec.data.expanded else mnist.training
     if spec.data.train_size is not None:
         training = training.first(spec.data.train_size)

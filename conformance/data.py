@@ -46,6 +46,7 @@ MNIST_FILENAME = "mnist.pkl.gz"
 
 IMAGE_SIDE = 28
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
+CLASSES = 10
 SPLIT_SIZES = {"training": 50_000, "validation": 10_000, "test": 10_000}
 
 # The book shuffled the expanded set without a seed, so its order cannot be reproduced.

@@ -135,17 +135,14 @@ class Spec:
         tree[section].update(changes)
         return Spec.from_dict(tree, source)
 
-    def check_fits(self, n_features: int, n_classes: int, source: str = "the data") -> None:
+    def check_fits(self, n_features: int, n_classes: int, data_name: str) -> None:
         """Raise SpecError unless the network's input and output fit the data set."""
         if self.network.input != n_features:
-            raise SpecError(
-                f"spec {self.name!r}: network.input is {self.network.input}, "
-                f"but {source} has {n_features} features per example"
-            )
+            raise SpecError(f"network.input is {self.network.input}, but {data_name} has {n_features} features")
         if self.network.layers[-1].size != n_classes:
             raise SpecError(
-                f"spec {self.name!r}: the output layer has {self.network.layers[-1].size} units, "
-                f"but {source} has {n_classes} classes"
+                f"network.layers[{len(self.network.layers) - 1}].size is {self.network.layers[-1].size}, "
+                f"but {data_name} has {n_classes} classes"
             )
 
 

@@ -18,7 +18,7 @@ from conformance import cli, data
 from conformance.checkpoint import load_checkpoint
 from conformance.errors import DataError
 from conformance.presets import load_preset, preset_names
-from conformance.spec import Spec
+from conformance.spec import Spec, spec_to_toml
 from conformance.training import train as train_network
 
 SMALL_RUN = ("--train-size", "1000", "--epochs", "2", "--quiet")
@@ -437,3 +437,10 @@ def test_bench_without_per_example(nndl, tmp_path):
 def test_bench_repeat_must_be_positive(nndl, monkeypatch):
     forbid_training(monkeypatch)
     assert_one_line_error(nndl("bench", "--preset", "ch1-sigmoid-30", "--repeat", "0"), "--repeat")
+
+
+def test_a_spec_that_does_not_fit_mnist_is_refused_before_any_data_is_read(nndl, tmp_path):
+    spec_file = tmp_path / "wide.toml"
+    spec_file.write_text(spec_to_toml(load_preset("ch1-sigmoid-30").with_changes("network", input=785)))
+    result = nndl("train", "--spec", spec_file, "--data", tmp_path / "no-such-file.pkl.gz")
+    assert_one_line_error(result, f"{spec_file}: network.input is 785, but MNIST has 784 features")

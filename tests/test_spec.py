@@ -230,7 +230,7 @@ def test_with_changes_leaves_the_original_alone():
 
 
 def test_check_fits_accepts_mnist():
-    load_preset("ch1-sigmoid-30").check_fits(784, 10)
+    load_preset("ch1-sigmoid-30").check_fits(784, 10, "MNIST")
 
 
 def test_check_fits_refuses_a_wrong_input_size():
@@ -244,5 +244,5 @@ def test_check_fits_refuses_a_wrong_output_size():
     layers = [dataclasses.asdict(layer) for layer in spec.network.layers]
     layers[-1]["size"] = 11
     spec = spec.with_changes("network", layers=layers)
-    with pytest.raises(SpecError, match="output layer has 11 units, but mnist.pkl.gz has 10 classes"):
+    with pytest.raises(SpecError, match=r"network.layers\[1\].size is 11, but mnist.pkl.gz has 10 classes"):
         spec.check_fits(784, 10, "mnist.pkl.gz")
