@@ -30,7 +30,15 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object], overwrite:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from other users
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -3,6 +3,7 @@ CheckpointError (never a zipfile or NumPy traceback), and writes are atomic and 
 file the user already has unless asked to."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,11 @@ def test_params_that_do_not_fit_are_refused_before_writing(tmp_path, spec):
     with pytest.raises(CheckpointError, match="the parameters to save: layer 1"):
         save_checkpoint(old, spec, params_of(spec)[:1] + params_of(spec)[:2], overwrite=True)
     assert old.read_bytes() == PRECIOUS
+
+
+def test_a_saved_checkpoint_has_the_permissions_of_any_new_file(tmp_path):
+    spec = load_preset("ch1-sigmoid-30")
+    path = save_checkpoint(tmp_path / "net.npz", spec, initial_parameters(spec.network, seed=0))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
