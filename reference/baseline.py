@@ -37,8 +37,10 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
                 delta = (delta @ w) * (outputs[l - 1] * (1.0 - outputs[l - 1]))
             if decay != 1.0:
                 w *= decay
-            w -= eta * grad_w
-            b -= eta * grad_b
+            grad_w *= eta
+            w -= grad_w
+            grad_b *= eta
+            b -= grad_b
 
 
 def per_example_backprop(network, params, x, y, masks):

@@ -18,14 +18,16 @@ from .regularizers import REGULARIZERS
 def sgd_step(training, params, grads, eta, n):
     """W <- W - (regulariser's step) - eta dC/dW, and b <- b - eta dC/db, in place (ch. 1 and 3).
 
-    `grads` are those of the batch's mean cost, so eta / m of the book is already inside them,
-    with m the batch's own size.
+    `grads` are those of the batch's mean cost, so the book's 1/m is already inside them, with m
+    the batch's own size. They are scaled in place, and so are used up.
     """
     shrink = REGULARIZERS[training.regularizer].shrink
     for (w, b), (grad_w, grad_b) in zip(params, grads):
         shrink(w, eta, training.lmbda, n)
-        w -= eta * grad_w
-        b -= eta * grad_b
+        grad_w *= eta  # eta dC/dW in place: a temporary the size of W would cost ~15% of an epoch
+        w -= grad_w
+        grad_b *= eta
+        b -= grad_b
 
 
 @dataclass(frozen=True)
