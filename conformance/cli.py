@@ -115,6 +115,9 @@ def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
         "--no-shuffle", action="store_true", help="visit the training data in the same order every epoch"
     )
     parser.add_argument("--train-size", type=int, metavar="N", help="train on the first N training images")
+    parser.add_argument(
+        "--expanded", action="store_true", help="train on the 250,000-image expanded set (built once, cached)"
+    )
     _add_data_option(parser)
 
 
@@ -188,7 +191,9 @@ def run_train(args) -> None:
 def run_evaluate(args) -> None:
     checkpoint = load_checkpoint(args.checkpoint)
     if args.preset or args.spec:
-        spec = _fitting_mnist(load_preset(args.preset) if args.preset else load_spec(args.spec), args.preset or args.spec)
+        spec = _fitting_mnist(
+            load_preset(args.preset) if args.preset else load_spec(args.spec), args.preset or args.spec
+        )
     elif checkpoint.spec is not None:
         spec = _fitting_mnist(checkpoint.spec, args.checkpoint)
     else:
@@ -255,8 +260,11 @@ def _spec_from_args(args, checkpoint) -> Spec:
         training["shuffle"] = False
     if training:
         spec = _with_changes(spec, "training", training)
-    if args.train_size is not None:
-        spec = _with_changes(spec, "data", {"train_size": args.train_size})
+    data = {"train_size": args.train_size} if args.train_size is not None else {}
+    if args.expanded:
+        data["expanded"] = True
+    if data:
+        spec = _with_changes(spec, "data", data)
     return spec
 
 

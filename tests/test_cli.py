@@ -444,3 +444,25 @@ def test_a_spec_that_does_not_fit_mnist_is_refused_before_any_data_is_read(nndl,
     spec_file.write_text(spec_to_toml(load_preset("ch1-sigmoid-30").with_changes("network", input=785)))
     result = nndl("train", "--spec", spec_file, "--data", tmp_path / "no-such-file.pkl.gz")
     assert_one_line_error(result, f"{spec_file}: network.input is 785, but MNIST has 784 features")
+
+
+@pytest.mark.slow
+def test_training_on_the_expanded_set(nndl, tmp_path):
+    """Builds the 250,000-image set in a fresh cache (about 15 s), then trains on its first 2,000."""
+    result = nndl(
+        "train",
+        "--preset",
+        "ch3-xent-30",
+        "--expanded",
+        "--train-size",
+        "2000",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--json",
+        tmp_path / "run.json",
+    )
+    assert result.code == 0, result.err
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["spec"]["data"] == {"train_size": 2000, "expanded": True}
+    assert run["epochs"][0]["test_accuracy"] > 0.5
