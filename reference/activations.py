@@ -10,8 +10,13 @@ import numpy as np
 class Sigmoid:
     @staticmethod
     def fn(z):
-        """sigma(z) = 1 / (1 + e^-z) (eq. 3), as exp(-softplus(-z)): no overflow at any z."""
-        return np.exp(-np.logaddexp(0.0, -z))
+        """sigma(z) = 1 / (1 + e^-z) (eq. 3).
+
+        Below z = -709 e^-z overflows to inf in float64 (-88 in float32), and 1 / (1 + inf) = 0
+        is the right limit; NumPy warns of the overflow, which the training and evaluation
+        loops silence.
+        """
+        return 1.0 / (1.0 + np.exp(-z))
 
     @staticmethod
     def prime(z, a):

@@ -18,15 +18,14 @@ from .train import sgd_step
 
 def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
     """One epoch of SGD on a sigmoid network, written out flat; params are updated in place."""
-    n = len(order)
-    decay = 1.0 - eta * lmbda / n
-    for start in range(0, n, batch_size):
+    decay = 1.0 - eta * lmbda / len(x)
+    for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         a, targets = x[batch], y[batch]
         inputs, outputs = [], []
         for w, b in params:
             inputs.append(a)
-            a = np.exp(-np.logaddexp(0.0, -(a @ w.T + b)))
+            a = 1.0 / (1.0 + np.exp(-(a @ w.T + b)))
             outputs.append(a)
         delta = (a - targets) * (a * (1.0 - a)) if cost == "quadratic" else a - targets
         delta = delta / len(batch)
@@ -82,8 +81,8 @@ def per_example_gradients(network, params, x, y, masks):
 
 def per_example_epoch(spec, params, x, y, plan, eta):
     """One epoch of the book's algorithm; params are updated in place."""
-    n = len(x)
-    for start, stop in batch_bounds(n, spec.training.batch_size):
+    n = len(x)  # the whole training set: the n of lambda / n
+    for start, stop in batch_bounds(len(plan.order), spec.training.batch_size):
         batch = plan.order[start:stop]
         masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
         grads = per_example_gradients(spec.network, params, x[batch], y[batch], masks)

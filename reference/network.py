@@ -93,7 +93,8 @@ def evaluate(network, training, params, x, labels):
     cost_fn = COSTS[network.cost].fn
     for start in range(0, len(x), EVALUATION_CHUNK):
         chunk_x, chunk_labels = x[start : start + EVALUATION_CHUNK], labels[start : start + EVALUATION_CHUNK]
-        z, a = _inference(network, params, chunk_x)
+        with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
+            z, a = _inference(network, params, chunk_x)
         correct += int(np.count_nonzero(a.argmax(axis=1) == chunk_labels))
         cost_sum += float(np.sum(cost_fn(z, a, one_hot(chunk_labels, a.shape[1], a.dtype))))
     penalty = REGULARIZERS[training.regularizer].penalty([w for w, _ in params], training.lmbda, len(x))

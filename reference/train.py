@@ -65,13 +65,15 @@ class Model:
             if not _all_finite(self.params):
                 self.params = at_start
                 self._sgd_steps(data, plan, eta, None, check_each_step=True)
-                raise DivergenceError(plan.epoch, len(batch_bounds(len(data.x), self.spec.training.batch_size)), eta)
+                raise DivergenceError(
+                    plan.epoch, len(batch_bounds(len(plan.order), self.spec.training.batch_size)), eta
+                )
 
     def _sgd_steps(self, data, plan, eta, on_step, check_each_step):
         network, training, params = self.spec.network, self.spec.training, self.params
-        n = len(data.x)
+        n = len(data.x)  # the whole training set: the n of lambda / n
         masks, has_dropout = [None] * len(params), network.has_dropout
-        for step, (start, stop) in enumerate(batch_bounds(n, training.batch_size), start=1):
+        for step, (start, stop) in enumerate(batch_bounds(len(plan.order), training.batch_size), start=1):
             batch = plan.order[start:stop]
             if has_dropout:
                 masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
