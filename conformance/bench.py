@@ -2,7 +2,7 @@
 
 Every row trains the same network from the same initial parameters through the same epoch
 plans, so the rows do the same arithmetic and their times can be set side by side. Each row's
-figure is the median over several epochs.
+figure is the median over several epochs, the rows taking turns epoch by epoch.
 
 The rows' parameters are compared too, after one mini-batch and after the whole run: a
 baseline that is fast because it computes something else would show up there. After one step
@@ -85,19 +85,24 @@ def run_bench(spec: Spec, training_split, seed: int, epochs: int, include_per_ex
     plans = [epoch_plan(spec, len(training_split), epoch, seed) for epoch in range(1, epochs + 1)]
     first_step = _first_batch(plans[0], spec.training.batch_size)
     start = initial_parameters(spec.network, seed)
-    rows = []
-    for name, start_row in numpy_rows(spec, data, include_per_example, log):
-        step, step_params = start_row(start)
+    candidates = numpy_rows(spec, data, include_per_example, log)
+    one_step_params = []
+    for _, start_row in candidates:
+        step, parameters = start_row(start)
         _quietly(step, first_step)
-        run_epoch, run_params = start_row(start)
-        seconds = []
-        for plan in plans:
+        one_step_params.append(parameters())
+    runs = [start_row(start) for _, start_row in candidates]
+    seconds = [[] for _ in candidates]
+    for plan in plans:  # the rows take turns, epoch by epoch, so that a slow spell of the machine hits them all
+        for (name, _), (run_epoch, _), times in zip(candidates, runs, seconds):
             started = time.perf_counter()
             _quietly(run_epoch, plan)
-            seconds.append(time.perf_counter() - started)
-            log(f"  {name}: epoch {plan.epoch} took {seconds[-1]:.3f} s")
-        rows.append(Row(name, statistics.median(seconds), seconds, step_params(), run_params()))
-    return rows
+            times.append(time.perf_counter() - started)
+            log(f"  {name}: epoch {plan.epoch} took {times[-1]:.3f} s")
+    return [
+        Row(name, statistics.median(times), times, step_params, parameters())
+        for (name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
+    ]
 
 
 def _first_batch(plan: EpochPlan, batch_size: int) -> EpochPlan:

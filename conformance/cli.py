@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_options(bench, with_load=False)
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument(
-        "--repeat", type=int, default=3, metavar="K", help="epochs per row; each row reports the median (default 3)"
+        "--repeat", type=int, default=5, metavar="K", help="epochs per row; each row reports the median (default 5)"
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
