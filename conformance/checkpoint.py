@@ -42,17 +42,34 @@ def save_checkpoint(
 ) -> Path:
     """Write params (and the spec) to `path`, in the format its extension names."""
     path = Path(path)
+    check_savable(path, spec)
     check_parameters(spec.network, params, "the parameters to save")
     if path.suffix == ".json":
         text = json.dumps(_network2_tree(spec, params))
         write_atomically(path, lambda f: f.write(text.encode()), overwrite)
-    elif path.suffix == ".npz":
+    else:
         header = {**(metadata or {}), "format": FORMAT, "version": VERSION, "spec": spec.to_dict()}
         arrays = {f"{kind}{i}": array for i, layer in enumerate(params) for kind, array in zip("Wb", layer)}
         write_atomically(path, lambda f: np.savez(f, header=np.array(json.dumps(header)), **arrays), overwrite)
-    else:
-        raise CheckpointError(f"{path}: a checkpoint's name must end in .npz (nndl's format) or .json (the book's)")
     return path
+
+
+def check_savable(path: Path, spec: Spec) -> None:
+    """Raise CheckpointError unless `path` names a format that can hold this network.
+
+    Called before training too, so that a bad --save fails at once, not after the last epoch.
+    """
+    if path.suffix not in (".npz", ".json"):
+        raise CheckpointError(f"{path}: a checkpoint's name must end in .npz (nndl's format) or .json (the book's)")
+    network = spec.network
+    hidden_and_output = {layer.activation for layer in network.layers}
+    if path.suffix == ".json" and (
+        hidden_and_output != {"sigmoid"} or network.cost not in NETWORK2_COST_NAMES or network.has_dropout
+    ):
+        raise CheckpointError(
+            f"{path}: the book's network2 JSON format holds sigmoid networks with the quadratic or cross-entropy "
+            "cost and no dropout; save as .npz instead"
+        )
 
 
 def load_checkpoint(path) -> Checkpoint:
@@ -109,18 +126,11 @@ def _load_npz(path: Path) -> Checkpoint:
 
 
 def _network2_tree(spec: Spec, params: Parameters) -> dict[str, Any]:
-    network = spec.network
-    hidden_and_output = {layer.activation for layer in network.layers}
-    if hidden_and_output != {"sigmoid"} or network.cost not in NETWORK2_COST_NAMES or network.has_dropout:
-        raise CheckpointError(
-            "the book's network2 JSON format holds sigmoid networks with the quadratic or cross-entropy cost "
-            "and no dropout; save as .npz instead"
-        )
     return {
-        "sizes": list(network.sizes),
+        "sizes": list(spec.network.sizes),
         "weights": [np.asarray(w, dtype=np.float64).tolist() for w, _ in params],
         "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for _, b in params],
-        "cost": NETWORK2_COST_NAMES[network.cost],
+        "cost": NETWORK2_COST_NAMES[spec.network.cost],
     }
 
 

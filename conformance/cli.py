@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import bench as benchmark
 from .backends import backend_names, load_backend
-from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
+from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
 from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
@@ -157,18 +157,19 @@ def run_train(args) -> None:
     outputs = [Path(path) for path in (args.save, args.json, args.plot) if path]
     for path in outputs:
         refuse_to_overwrite(path, args.overwrite)
-    if args.save and Path(args.save).suffix not in (".npz", ".json"):
-        raise NndlError(f"--save {args.save}: the name must end in .npz (nndl's format) or .json (the book's)")
+    if args.save:
+        check_savable(Path(args.save), spec)
     if args.plot:
         _require_matplotlib()
     backend = load_backend(args.backend)
-    initial = None
+    initial, first_epoch = None, 1
     if checkpoint is not None:
         check_parameters(spec.network, checkpoint.params, args.load)
-        initial = checkpoint.params
+        initial, first_epoch = checkpoint.params, checkpoint.metadata.get("epochs_trained", 0) + 1
     splits = _splits(spec, args.data)
     print(_run_header(spec, args, splits))
-    history, model = train(backend, spec, splits, args.seed, initial, _ConsoleReporter(show_progress=not args.quiet))
+    reporter = _ConsoleReporter(show_progress=not args.quiet)
+    history, model = train(backend, spec, splits, args.seed, initial, reporter, first_epoch)
     print(_summary(spec, history))
     result = {
         "spec": spec.to_dict(),
@@ -178,7 +179,7 @@ def run_train(args) -> None:
         **history.to_dict(),
     }
     if args.save:
-        metadata = {"backend": args.backend, "seed": args.seed, "epochs_trained": len(history.records)}
+        metadata = {"backend": args.backend, "seed": args.seed, "epochs_trained": history.records[-1].epoch}
         save_checkpoint(args.save, spec, model.parameters(), metadata, args.overwrite)
         print(f"saved the parameters after epoch {history.records[-1].epoch} to {args.save}")
     if args.json:
@@ -343,12 +344,12 @@ class _ConsoleReporter:
         if self.bar is not None:
             self.bar.update()
 
-    def epoch_finished(self, record: EpochRecord, spec: Spec) -> None:
+    def epoch_finished(self, record: EpochRecord, last_epoch: int) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
         print(
-            f"epoch {record.epoch:3d}/{spec.training.epochs}: validation {100 * record.validation_accuracy:6.2f}%  "
+            f"epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
             f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
             f"({record.seconds:.2f} s)",
             flush=True,

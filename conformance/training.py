@@ -58,22 +58,34 @@ class History:
 class Reporter(Protocol):
     def epoch_started(self, epoch: int, n_steps: int) -> None: ...
     def step(self) -> None: ...
-    def epoch_finished(self, record: EpochRecord, spec: Spec) -> None: ...
+    def epoch_finished(self, record: EpochRecord, last_epoch: int) -> None: ...
     def note(self, message: str) -> None: ...
 
 
 class _Silent:
     def epoch_started(self, epoch, n_steps): ...
     def step(self): ...
-    def epoch_finished(self, record, spec): ...
+    def epoch_finished(self, record, last_epoch): ...
     def note(self, message): ...
 
 
-def train(backend, spec: Spec, data, seed: int, initial: Parameters | None = None, reporter: Reporter | None = None):
-    """Train `spec` on `data` (a Splits of training/validation/test) with one backend.
+def train(
+    backend,
+    spec: Spec,
+    data,
+    seed: int,
+    initial: Parameters | None = None,
+    reporter: Reporter | None = None,
+    first_epoch: int = 1,
+):
+    """Train `spec` on `data` (a dict of training/validation/test splits) with one backend.
 
     Starts from `initial` parameters (canonical NumPy layout) or from the shared stream's draw
-    for `seed`. Returns (History, model).
+    for `seed`, and runs spec.training.epochs epochs numbered from `first_epoch`. A run that
+    goes on from a checkpoint of epoch k passes first_epoch = k + 1, so that it draws the epoch
+    orders and masks that epochs k + 1, k + 2, ... of one unbroken run would have drawn; with a
+    constant eta the two runs end bitwise equal. (The eta schedule starts afresh.)
+    Returns (History, model).
     """
     reporter = reporter or _Silent()
     training = spec.training
@@ -87,7 +99,8 @@ def train(backend, spec: Spec, data, seed: int, initial: Parameters | None = Non
     n_steps = len(batch_bounds(n, training.batch_size))
     history, eta = History(), training.eta
     schedule = _Schedule(training.early_stopping_patience, training.halve_eta_patience)
-    for epoch in range(1, training.epochs + 1):
+    last_epoch = first_epoch + training.epochs - 1
+    for epoch in range(first_epoch, last_epoch + 1):
         plan = epoch_plan(spec, n, epoch, seed)
         reporter.epoch_started(epoch, n_steps)
         started = time.perf_counter()
@@ -95,7 +108,7 @@ def train(backend, spec: Spec, data, seed: int, initial: Parameters | None = Non
         trained = time.perf_counter()
         record = _record(model, sets, data, epoch, eta, trained - started, n_steps)
         history.records.append(record)
-        reporter.epoch_finished(record, spec)
+        reporter.epoch_finished(record, last_epoch)
         verdict = schedule.after_epoch(record)
         if verdict == "halve":
             eta /= 2

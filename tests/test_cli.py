@@ -267,9 +267,22 @@ def test_load_alone_continues_from_the_checkpoint(nndl, tmp_path, trained, mnist
     assert Spec.from_dict(run["spec"]) == spec
     assert run["start"] == str(trained["save"])
 
+    assert [epoch["epoch"] for epoch in run["epochs"]] == [3]  # the checkpoint holds epochs 1 and 2
     splits = {"training": mnist.training.first(1000), "validation": mnist.validation, "test": mnist.test}
-    _, model = train_network(reference, spec, splits, 7, initial=checkpoint.params)
+    _, model = train_network(reference, spec, splits, 7, initial=checkpoint.params, first_epoch=3)
     assert_same_params(load_checkpoint(tmp_path / "more.npz").params, model.parameters())
+
+
+def test_two_epochs_then_one_more_from_the_checkpoint_equal_three_epochs(nndl, tmp_path, trained):
+    resumed, straight = tmp_path / "resumed.npz", tmp_path / "straight.npz"
+    assert (
+        nndl("train", "--load", trained["save"], "--epochs", "1", "--seed", "7", "--quiet", "--save", resumed).code == 0
+    )
+    args = ("train", "--preset", "ch1-sigmoid-30", "--train-size", "1000", "--epochs", "3", "--quiet")
+    args += ("--seed", "7", "--save", straight)
+    assert nndl(*args).code == 0
+    assert_same_params(load_checkpoint(resumed).params, load_checkpoint(straight).params)
+    assert load_checkpoint(resumed).metadata["epochs_trained"] == 3
 
 
 def test_load_into_another_network_names_the_shapes(nndl, trained):
@@ -344,7 +357,7 @@ def test_bench_refuses_to_overwrite_before_measuring(nndl, tmp_path, monkeypatch
         (("--preset", "ch1-sigmoid-30", "--eta", "0"), ("--eta", "must be positive")),
         (("--preset", "ch1-sigmoid-30", "--epochs", "0"), ("--epochs", "at least 1")),
         (("--preset", "ch1-sigmoid-30", "--regularizer", "none", "--lmbda", "5"), ("--lmbda", "--regularizer")),
-        (("--preset", "ch1-sigmoid-30", "--save", "out.pt"), ("--save out.pt", ".npz")),
+        (("--preset", "ch1-sigmoid-30", "--save", "out.pt"), ("out.pt", ".npz")),
         ((), ("--preset", "--spec", "--load")),
     ],
     ids=[
