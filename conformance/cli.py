@@ -105,12 +105,12 @@ def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
         parser.add_argument(
             "--load", metavar="CHECKPOINT", help="start from these parameters (an .npz also brings its spec)"
         )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--eta", type=float)
+    parser.add_argument("--epochs", type=int, help="epochs to train (the spec's training.epochs)")
+    parser.add_argument("--eta", type=float, help="learning rate (training.eta)")
     parser.add_argument("--lmbda", type=float, help="regularisation strength (turns on L2 when the spec has none)")
     parser.add_argument("--regularizer", choices=("none", "l2", "l1"))
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--dtype", choices=("float64", "float32"))
+    parser.add_argument("--batch-size", type=int, help="mini-batch size m (training.batch_size)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), help="training.dtype (float64 is the default)")
     parser.add_argument(
         "--no-shuffle", action="store_true", help="visit the training data in the same order every epoch"
     )
