@@ -71,9 +71,8 @@ def per_example_gradients(network, params, x, y, masks):
     total = [(np.zeros_like(w), np.zeros_like(b)) for w, b in params]
     for i in range(len(x)):
         example_masks = [None if mask is None else mask[i] for mask in masks]
-        for (sum_w, sum_b), (grad_w, grad_b) in zip(
-            total, per_example_backprop(network, params, x[i], y[i], example_masks)
-        ):
+        example_grads = per_example_backprop(network, params, x[i], y[i], example_masks)
+        for (sum_w, sum_b), (grad_w, grad_b) in zip(total, example_grads):
             sum_w += grad_w
             sum_b += grad_b
     return [(sum_w / len(x), sum_b / len(x)) for sum_w, sum_b in total]

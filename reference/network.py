@@ -46,9 +46,8 @@ def backprop(network, params, x, y, masks):
             delta = delta @ params[l][0]  # BP2: (W^{l+1})^T delta^{l+1} ...
             if masks[l] is not None:
                 delta *= masks[l]  # ... through the dropout mask on layer l+1's input ...
-            delta *= ACTIVATIONS[network.layers[l - 1].activation].prime(
-                zs[l - 1], activations[l - 1]
-            )  # ... * sigma'(z^l)
+            sigma_prime = ACTIVATIONS[network.layers[l - 1].activation].prime(zs[l - 1], activations[l - 1])
+            delta *= sigma_prime  # ... * sigma'(z^l)
     return grads
 
 
