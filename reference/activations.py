@@ -39,7 +39,7 @@ class Tanh:
 class ReLU:
     @staticmethod
     def fn(z):
-        """max(0, z), the rectified linear unit."""
+        """max(0, z), the rectified linear unit (ch. 3, 'other models of artificial neuron'; ch. 6)."""
         return np.maximum(z, 0.0)
 
     @staticmethod
@@ -51,7 +51,7 @@ class ReLU:
 class Linear:
     @staticmethod
     def fn(z):
-        """The identity: a = z."""
+        """The identity a = z (network3's linear activation, ch. 6)."""
         return z
 
     @staticmethod
