@@ -68,10 +68,11 @@ def numpy_rows(spec: Spec, data, include_per_example: bool, log) -> list[tuple[s
         return (lambda plan: per_example_epoch(spec, own, data.x, data.y, plan, eta)), (lambda: own)
 
     rows = [("numpy reference", start_reference)]
-    if bare_loop_reason(spec) is None:
+    why_not_bare = bare_loop_reason(spec)
+    if why_not_bare is None:
         rows.append(("numpy bare loop", start_bare))
     else:
-        log(f"numpy bare loop skipped: {bare_loop_reason(spec)}")
+        log(f"numpy bare loop skipped: {why_not_bare}")
     if include_per_example:
         rows.append(("numpy per-example (the book's algorithm)", start_per_example))
     return rows

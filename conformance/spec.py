@@ -196,6 +196,9 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+_REQUIRED = object()  # the default of a key that must be present
+
+
 class _SpecReader:
     """Builds a Spec from a parsed tree, naming the file and the key in every error."""
 
@@ -301,9 +304,10 @@ class _SpecReader:
     def table(self, tree: Any, key: str, allowed: set[str]) -> None:
         if not isinstance(tree, dict):
             raise self.error(key, f"expected a table, got {_describe(tree)}")
-        for unknown in sorted(set(tree) - allowed):
+        unknown = sorted(set(tree) - allowed)
+        if unknown:
             raise self.error(
-                f"{key}.{unknown}" if key != "the spec" else unknown,
+                f"{key}.{unknown[0]}" if key != "the spec" else unknown[0],
                 f"unknown key (expected one of: {', '.join(sorted(allowed))})",
             )
 
@@ -314,8 +318,8 @@ class _SpecReader:
             raise self.error(key, "missing")
         return default
 
-    def integer(self, tree: dict, name: str, key: str, default: Any = None, minimum: int | None = None) -> int:
-        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+    def integer(self, tree: dict, name: str, key: str, default: Any = _REQUIRED, minimum: int | None = None) -> int:
+        value = self.present(tree, name, key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"expected a whole number, got {_describe(value)}")
         if minimum is not None and value < minimum:
@@ -327,11 +331,11 @@ class _SpecReader:
         tree: dict,
         name: str,
         key: str,
-        default: Any = None,
+        default: Any = _REQUIRED,
         minimum: float | None = None,
         below: float | None = None,
     ) -> float:
-        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+        value = self.present(tree, name, key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"expected a number, got {_describe(value)}")
         if value != value or value in (float("inf"), float("-inf")):
@@ -350,20 +354,17 @@ class _SpecReader:
             raise self.error(key, f"expected true or false, got {_describe(value)}")
         return value
 
-    def string(self, tree: dict, name: str, key: str, default: Any = None) -> str:
-        value = self.present(tree, name, key, _REQUIRED if default is None else default)
+    def string(self, tree: dict, name: str, key: str, default: Any = _REQUIRED) -> str:
+        value = self.present(tree, name, key, default)
         if not isinstance(value, str):
             raise self.error(key, f"expected a string, got {_describe(value)}")
         return value
 
-    def choice(self, tree: dict, name: str, key: str, allowed: tuple[str, ...], default: Any = None) -> str:
+    def choice(self, tree: dict, name: str, key: str, allowed: tuple[str, ...], default: Any = _REQUIRED) -> str:
         value = self.string(tree, name, key, default)
         if value not in allowed:
             raise self.error(key, f"unknown value {value!r} (expected one of: {', '.join(allowed)})")
         return value
-
-
-_REQUIRED = object()
 
 
 def _describe(value: Any) -> str:

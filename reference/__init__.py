@@ -2,6 +2,4 @@
 
 from .train import Model, prepare_data
 
-NAME = "numpy"
-
-__all__ = ["NAME", "Model", "prepare_data"]
+__all__ = ["Model", "prepare_data"]
