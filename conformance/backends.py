@@ -7,7 +7,7 @@ import importlib
 from .errors import NndlError
 
 # backend name -> (package, the extra that installs its framework)
-BACKENDS = {"numpy": ("reference", None)}
+BACKENDS = {"numpy": ("reference", None), "torch": ("torch_impl", "torch")}
 
 
 def backend_names() -> list[str]:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import bench as benchmark
+from . import streams as shared_streams
 from .backends import backend_names, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
 from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
@@ -57,8 +58,15 @@ def _parser() -> argparse.ArgumentParser:
 
     training = commands.add_parser("train", help="train a network and report accuracy per epoch")
     _add_spec_options(training, with_load=True)
-    training.add_argument("--backend", default="numpy", choices=backend_names())
+    _add_backend_options(training)
     training.add_argument("--seed", type=int, default=0, help="seed of the shared random streams (default 0)")
+    training.add_argument(
+        "--rng",
+        choices=("shared", "native"),
+        default="shared",
+        help="shared: the NumPy streams every backend can reproduce (default); "
+        "native: the backend's own generator, faster, not comparable draw for draw",
+    )
     training.add_argument(
         "--save", metavar="PATH", help="write the trained parameters: .npz (nndl) or .json (the book's network2)"
     )
@@ -74,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", help="an .npz checkpoint (or the book's .json with --preset/--spec)")
     evaluate.add_argument("--preset", help="the network of a .json checkpoint")
     evaluate.add_argument("--spec", metavar="FILE", help="the network of a .json checkpoint")
-    evaluate.add_argument("--backend", default="numpy", choices=backend_names())
+    _add_backend_options(evaluate)
     _add_data_option(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -89,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
     return parser
+
+
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="numpy", choices=backend_names())
+    parser.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the torch backend runs (default cpu)"
+    )
 
 
 def _add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +177,8 @@ def run_train(args) -> None:
     if args.plot:
         _require_matplotlib()
     backend = load_backend(args.backend)
+    backend.resolve_device(args.device)
+    streams = _streams(backend, args)
     initial, first_epoch = None, 1
     if checkpoint is not None:
         check_parameters(spec.network, checkpoint.params, args.load)
@@ -169,17 +186,25 @@ def run_train(args) -> None:
     splits = _splits(spec, args.data)
     print(_run_header(spec, args, splits))
     reporter = _ConsoleReporter(show_progress=not args.quiet)
-    history, model = train(backend, spec, splits, args.seed, initial, reporter, first_epoch)
+    history, model = train(backend, spec, splits, args.seed, initial, reporter, first_epoch, args.device, streams)
     print(_summary(spec, history))
     result = {
         "spec": spec.to_dict(),
         "backend": args.backend,
+        "device": args.device,
         "seed": args.seed,
+        "rng": args.rng,
         "start": args.load or "initial parameters from the seed",
         **history.to_dict(),
     }
     if args.save:
-        metadata = {"backend": args.backend, "seed": args.seed, "epochs_trained": history.records[-1].epoch}
+        metadata = {
+            "backend": args.backend,
+            "device": args.device,
+            "seed": args.seed,
+            "rng": args.rng,
+            "epochs_trained": history.records[-1].epoch,
+        }
         save_checkpoint(args.save, spec, model.parameters(), metadata, args.overwrite)
         print(f"saved the parameters after epoch {history.records[-1].epoch} to {args.save}")
     if args.json:
@@ -203,13 +228,12 @@ def run_evaluate(args) -> None:
         )
     check_parameters(spec.network, checkpoint.params, args.checkpoint)
     backend = load_backend(args.backend)
-    model = backend.Model(spec, checkpoint.params)
+    model = backend.Model(spec, checkpoint.params, args.device)
     mnist = load_mnist(args.data, log=_log)
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
     for name in ("validation", "test"):
         split = getattr(mnist, name)
-        correct, cost = model.evaluate(
-            backend.prepare_data(split.images, split.labels, spec.network.layers[-1].size, spec.training.dtype)
-        )
+        correct, cost = model.evaluate(backend.prepare_data(split.images, split.labels, n_classes, dtype, args.device))
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 
@@ -269,6 +293,16 @@ def _spec_from_args(args, checkpoint) -> Spec:
     return spec
 
 
+def _streams(backend, args):
+    """The random streams of a run: the shared NumPy ones, or with --rng native the backend's own."""
+    if args.rng == "shared":
+        return shared_streams
+    if not hasattr(backend, "NativeStreams"):
+        _log(f"--rng native: the {args.backend} backend's own generator is NumPy's, so native is the shared streams")
+        return shared_streams
+    return backend.NativeStreams(backend.resolve_device(args.device))
+
+
 def _fitting_mnist(spec: Spec, origin: str) -> Spec:
     """The spec, once it is known to take MNIST's 784 pixels in and give its 10 classes out."""
     try:
@@ -308,7 +342,8 @@ def _run_header(spec: Spec, args, splits) -> str:
     return (
         f"{spec.name}: sizes {list(network.sizes)}, {network.cost} cost, {network.init} init, "
         f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"
-        f"backend {args.backend}, seed {args.seed}, {len(splits['training']):,} training images, "
+        f"backend {args.backend} on {args.device}, seed {args.seed} ({args.rng} streams), "
+        f"{len(splits['training']):,} training images, "
         f"{training.epochs} epochs" + (f", starting from {args.load}" if args.load else "")
     )
 

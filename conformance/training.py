@@ -15,7 +15,8 @@ import numpy as np
 
 from .errors import DivergenceError
 from .spec import ETA_FLOOR_DIVISOR, Spec
-from .streams import Parameters, batch_bounds, epoch_plan, initial_parameters
+from . import streams as shared_streams
+from .streams import Parameters, batch_bounds
 
 
 @dataclass(frozen=True)
@@ -77,22 +78,28 @@ def train(
     initial: Parameters | None = None,
     reporter: Reporter | None = None,
     first_epoch: int = 1,
+    device: str = "cpu",
+    streams=shared_streams,
 ):
     """Train `spec` on `data` (a dict of training/validation/test splits) with one backend.
 
-    Starts from `initial` parameters (canonical NumPy layout) or from the shared stream's draw
-    for `seed`, and runs spec.training.epochs epochs numbered from `first_epoch`. A run that
+    Starts from `initial` parameters (canonical NumPy layout) or from the streams' draw for
+    `seed`, and runs spec.training.epochs epochs numbered from `first_epoch`. A run that
     goes on from a checkpoint of epoch k passes first_epoch = k + 1, so that it draws the epoch
     orders and masks that epochs k + 1, k + 2, ... of one unbroken run would have drawn; with a
     constant eta the two runs end bitwise equal. (The eta schedule starts afresh.)
+    `streams` draws the initial parameters and each epoch's plan: the shared NumPy streams
+    (conformance.streams), or a backend's native ones (`--rng native`).
     Returns (History, model).
     """
     reporter = reporter or _Silent()
     training = spec.training
-    model = backend.Model(spec, initial if initial is not None else initial_parameters(spec.network, seed))
+    if initial is None:
+        initial = streams.initial_parameters(spec.network, seed)
+    model = backend.Model(spec, initial, device)
     n_classes = spec.network.layers[-1].size
     sets = {
-        name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype)
+        name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype, device)
         for name, split in data.items()
     }
     n = len(data["training"])
@@ -101,7 +108,7 @@ def train(
     schedule = _Schedule(training.early_stopping_patience, training.halve_eta_patience)
     last_epoch = first_epoch + training.epochs - 1
     for epoch in range(first_epoch, last_epoch + 1):
-        plan = epoch_plan(spec, n, epoch, seed)
+        plan = streams.epoch_plan(spec, n, epoch, seed)
         reporter.epoch_started(epoch, n_steps)
         started = time.perf_counter()
         model.train_epoch(sets["training"], plan, eta, on_step=reporter.step)

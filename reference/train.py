@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conformance.errors import DivergenceError
+from conformance.errors import DivergenceError, NndlError
 from conformance.streams import batch_bounds
 
-from .network import backprop, evaluate, one_hot
+from .network import backprop, evaluate, gradients, one_hot
 from .regularizers import REGULARIZERS
 
 
@@ -39,16 +39,25 @@ class Dataset:
     y: np.ndarray
 
 
-def prepare_data(images, labels, n_classes, dtype):
+def prepare_data(images, labels, n_classes, dtype, device="cpu"):
+    resolve_device(device)
     x = np.ascontiguousarray(images, dtype=dtype)
     return Dataset(x=x, labels=np.asarray(labels), y=one_hot(labels, n_classes, dtype))
+
+
+def resolve_device(name):
+    """NumPy runs on the CPU only: "cpu", or a one-line error saying what to do."""
+    if name != "cpu":
+        raise NndlError(f"--device {name}: the numpy backend runs on the CPU only; use --backend torch for {name}")
+    return name
 
 
 class Model:
     """A spec's network and its parameters as NumPy arrays of the spec's dtype."""
 
-    def __init__(self, spec, params):
+    def __init__(self, spec, params, device="cpu"):
         self.spec = spec
+        self.device = resolve_device(device)
         dtype = np.dtype(spec.training.dtype)
         self.params = [(np.array(w, dtype=dtype), np.array(b, dtype=dtype)) for w, b in params]
 
@@ -83,6 +92,14 @@ class Model:
                 raise DivergenceError(plan.epoch, step, eta)
             if on_step is not None:
                 on_step()
+
+    def gradients(self, x, y, masks, n):
+        """The gradient of a batch's regularised mean cost, for NumPy x, y and masks, as NumPy pairs."""
+        dtype = np.dtype(self.spec.training.dtype)
+        with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
+            return gradients(
+                self.spec.network, self.spec.training, self.params, x.astype(dtype), y.astype(dtype), masks, n
+            )
 
     def evaluate(self, data):
         """(correct count, total cost) on a data set."""

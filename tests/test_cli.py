@@ -195,7 +195,7 @@ def test_train_json_best_epoch_agrees_with_the_epochs(trained):
 def test_train_saves_a_checkpoint_of_the_run(trained):
     checkpoint = load_checkpoint(trained["save"])
     assert checkpoint.spec == Spec.from_dict(read_json(trained["json"])["spec"])
-    assert checkpoint.metadata == {"backend": "numpy", "seed": 7, "epochs_trained": 2}
+    assert checkpoint.metadata == {"backend": "numpy", "device": "cpu", "seed": 7, "rng": "shared", "epochs_trained": 2}
     assert [w.shape for w, _ in checkpoint.params] == [(30, 784), (10, 30)]
 
 

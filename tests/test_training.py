@@ -128,7 +128,7 @@ class ScriptedBackend:
         backend = self
 
         class Model:
-            def __init__(self, spec, params):
+            def __init__(self, spec, params, device):
                 pass
 
             def train_epoch(self, data, plan, eta, on_step=None):
@@ -143,7 +143,7 @@ class ScriptedBackend:
         self.Model = Model
 
     @staticmethod
-    def prepare_data(images, labels, n_classes, dtype):
+    def prepare_data(images, labels, n_classes, dtype, device):
         return images  # the split's name stands in for its data
 
 

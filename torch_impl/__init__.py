@@ -1,1 +1,6 @@
-"""The PyTorch backend: the same modules as reference/, with gradients from autograd. Not written yet."""
+"""The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd."""
+
+from .streams import NativeStreams
+from .train import Model, prepare_data, resolve_device
+
+__all__ = ["Model", "NativeStreams", "prepare_data", "resolve_device"]

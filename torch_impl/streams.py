@@ -1,0 +1,54 @@
+"""Torch's own random streams, for `--rng native`: every draw made by torch.Generator on the device.
+
+They give the same kinds of draw as the shared streams (conformance/streams.py), keyed the same
+way by (seed, stream, epoch), but from torch's generator, so a native run is not comparable draw
+for draw with any other backend's; conformance never uses them. What they save is the NumPy
+draws and the copy of the order and the masks onto the device each epoch. (The reference has no
+such file: NumPy's generator is the shared stream.)
+"""
+
+import numpy as np
+import torch
+
+from conformance.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, EpochPlan
+
+
+class NativeStreams:
+    """Initial parameters and epoch plans drawn by torch on one device."""
+
+    def __init__(self, device):
+        self.device = torch.device(device)
+
+    def _generator(self, seed, stream, *key):
+        """A fresh generator for (seed, stream, key), made when asked for: never a shared default one."""
+        state = np.random.SeedSequence([seed, stream, *key]).generate_state(1, np.uint64)[0]
+        return torch.Generator(device=self.device).manual_seed(int(state))
+
+    def initial_parameters(self, network, seed):
+        """As conformance.streams.initial_parameters: biases first, then weights, in float64."""
+        generator = self._generator(seed, INIT_STREAM)
+
+        def normal(shape):
+            return torch.randn(shape, generator=generator, dtype=torch.float64, device=self.device)
+
+        shapes = network.parameter_shapes
+        biases = [normal(b_shape) for _, b_shape in shapes]
+        weights = [normal(w_shape) for w_shape, _ in shapes]
+        if network.init == "default":
+            weights = [w / np.sqrt(w.shape[1]) for w in weights]
+        return [(w.cpu().numpy(), b.cpu().numpy()) for w, b in zip(weights, biases)]
+
+    def epoch_plan(self, spec, n_examples, epoch, seed):
+        """The epoch's order and dropout keep-masks, as tensors already on the device."""
+        if spec.training.shuffle:
+            order = torch.randperm(n_examples, generator=self._generator(seed, ORDER_STREAM, epoch), device=self.device)
+        else:
+            order = torch.arange(n_examples, device=self.device)
+        generator = self._generator(seed, DROPOUT_STREAM, epoch)
+        masks = [
+            None
+            if layer.dropout == 0
+            else torch.rand((n_examples, n_in), generator=generator, device=self.device) >= layer.dropout
+            for layer, n_in in zip(spec.network.layers, spec.network.sizes)
+        ]
+        return EpochPlan(epoch=epoch, order=order, masks=masks)
