@@ -4,10 +4,12 @@ Every hidden activation x cost (with its output layer) x regulariser x dropout o
 one, two and three hidden layers. The gradient checked is that of the regularised mean cost
 of a batch, with fixed dropout masks; every single parameter is perturbed.
 
-The estimate is Richardson's: two central differences, at h and h/2, combined so that the
-h^2 error terms cancel. That leaves an error of order h^4 from truncation and eps C / h from
-rounding, both near 1e-12 at h = 1e-3, small enough to check the tiny gradients of the
-first layers of a deep sigmoid net (chapter 5's vanishing gradients) to 1e-8.
+The estimate is the conformance engine's (conformance.checks.finite_difference_gradients):
+Richardson's, two central differences at h and h/2 combined so that the h^2 error terms
+cancel. That leaves an error of order h^4 from truncation and eps C / h from rounding, both
+near 1e-12 at h = 1e-3 on these tiny nets, small enough to check the tiny gradients of the
+first layers of a deep sigmoid net (chapter 5's vanishing gradients) to 1e-8. `nndl conform`
+checks the same on MNIST-sized nets, on sampled entries.
 """
 
 import itertools
@@ -15,6 +17,7 @@ import itertools
 import numpy as np
 import pytest
 
+from conformance.checks import finite_difference_gradients, relative_difference
 from conformance.streams import initial_parameters
 from reference.network import _forward, backprop, cost, gradients
 from reference.train import sgd_step
@@ -26,33 +29,7 @@ REGULARIZERS = (("none", 0.0), ("l2", 0.7), ("l1", 0.7))
 DROPOUT = (0.0, 0.3)
 DEPTHS = (1, 2, 3)
 N_TRAINING = 50  # the n of lambda / n
-STEP = 1e-3
 KINK_MARGIN = 1e-2  # ReLU's derivative jumps at z = 0: keep every z this far from it
-
-
-def finite_difference_gradients(spec, params, x, y, masks):
-    """dC/dtheta_i for every parameter theta_i, by Richardson's extrapolation of central differences."""
-
-    def cost_at(array, index, value):
-        kept = array[index]
-        array[index] = value
-        result = cost(spec.network, spec.training, params, x, y, masks, N_TRAINING)
-        array[index] = kept
-        return result
-
-    def central(array, index, h):
-        return (cost_at(array, index, array[index] + h) - cost_at(array, index, array[index] - h)) / (2 * h)
-
-    estimates = []
-    for layer in params:
-        layer_estimates = []
-        for array in layer:
-            estimate = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                estimate[index] = (4 * central(array, index, STEP / 2) - central(array, index, STEP)) / 3
-            layer_estimates.append(estimate)
-        estimates.append(tuple(layer_estimates))
-    return estimates
 
 
 def batch_away_from_kinks(spec, params):
@@ -67,10 +44,6 @@ def batch_away_from_kinks(spec, params):
         if all(np.abs(z).min() > KINK_MARGIN for z in relu_zs):
             return x, y, masks
     raise AssertionError("no batch away from the ReLU kinks in 1000 tries")
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
 CASES = list(itertools.product(HIDDEN, COSTS, REGULARIZERS, DROPOUT, DEPTHS))
@@ -88,10 +61,13 @@ def test_backprop_matches_finite_differences(activation, cost_name, regularizer,
     params = [(w.copy(), b.copy()) for w, b in initial_parameters(spec.network, seed=depth)]
     x, y, masks = batch_away_from_kinks(spec, params)
     backprop_grads = gradients(spec.network, spec.training, params, x, y, masks, N_TRAINING)
-    numeric_grads = finite_difference_gradients(spec, params, x, y, masks)
+    numeric_grads = finite_difference_gradients(
+        lambda trial: cost(spec.network, spec.training, trial, x, y, masks, N_TRAINING), params
+    )
     for layer, (exact, numeric) in enumerate(zip(backprop_grads, numeric_grads)):
         for name, g, fd in zip("Wb", exact, numeric):
-            assert relative_error(g, fd) < 1e-8, f"layer {layer} {name}: relative error {relative_error(g, fd):.2e}"
+            error = relative_difference([(g,)], [(fd,)])
+            assert error < 1e-8, f"layer {layer} {name}: relative error {error:.2e}"
 
 
 def test_dropout_really_changes_the_gradient():

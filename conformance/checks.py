@@ -1,0 +1,308 @@
+"""The checks: gradients against the reference and against finite differences, and training runs.
+
+Each check runs one configuration in every backend from the same parameters, the same batch
+and the same dropout masks (all drawn from the shared streams), then compares every pair of
+backends. What comes out is a list of `Result`s, one per (configuration, check, pair), each
+with the worst relative difference found and the bound it is held to (conformance.tolerances).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import tolerances
+from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
+from .streams import EpochPlan, epoch_plan, initial_parameters
+
+FINITE_DIFFERENCE_STEP = 1e-3
+COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
+CONVERGED = 1e-8  # a finite difference is trusted when its truncation and rounding errors are below this
+REFERENCE = "numpy"
+FINITE_DIFFERENCES = "finite differences"
+
+
+@dataclass(frozen=True)
+class Result:
+    case: str  # the configuration
+    check: str  # what was compared: "gradient", "first steps", "one epoch", "correct counts"
+    pair: str  # "torch vs numpy", or "numpy vs finite differences"
+    dtype: str
+    value: float  # the worst relative difference (for correct counts: the largest count difference)
+    bound: float
+    detail: dict = field(default_factory=dict)
+    not_applicable: str = ""  # why this check could say nothing here (neither passed nor failed)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.not_applicable or (np.isfinite(self.value) and self.value <= self.bound))
+
+    def to_dict(self) -> dict:
+        return {
+            "case": self.case,
+            "check": self.check,
+            "pair": self.pair,
+            "dtype": self.dtype,
+            "value": self.value,
+            "bound": self.bound,
+            "passed": self.passed,
+            "not_applicable": self.not_applicable,
+            **self.detail,
+        }
+
+
+def relative_difference(params, reference_params) -> float:
+    """max over parameter arrays of ||a - b|| / ||b|| (0 when both are 0, inf when only b is)."""
+    worst = 0.0
+    for layer, reference_layer in zip(params, reference_params):
+        for a, b in zip(layer, reference_layer):
+            a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+            difference, size = np.linalg.norm(a - b), np.linalg.norm(b)
+            worst = max(worst, difference / size if size > 0 else (0.0 if difference == 0 else np.inf))
+    return float(worst)
+
+
+def backend_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """(later, earlier) for every pair, the earlier one being the norm: torch vs numpy, jax vs numpy, jax vs torch."""
+    return [(later, earlier) for earlier, later in itertools.combinations(names, 2)]
+
+
+# -- gradients --------------------------------------------------------------------------------
+
+
+def check_gradients(case: GradientCase, backends: dict, training_split, device: str, seed: int = 0) -> list[Result]:
+    """Every backend's gradient of a batch's regularised mean cost, pair by pair, and the
+    reference's against finite differences (float64)."""
+    spec = case.spec()
+    split = training_split.first(GRADIENT_TRAINING_SIZE)
+    params = initial_parameters(spec.network, seed)
+    x, y, masks = first_batch(spec, split, seed)
+    n = len(split)
+    grads = {
+        name: backend.Model(spec, params, _device(name, device)).gradients(x, y, masks, n)
+        for name, backend in backends.items()
+    }
+    bound = tolerances.GRADIENT[case.dtype]
+    results = [
+        Result(case.name, "gradient", f"{a} vs {b}", case.dtype, relative_difference(grads[a], grads[b]), bound)
+        for a, b in backend_pairs(list(backends))
+    ]
+    if case.dtype == "float64" and REFERENCE in grads:
+        results.append(_against_finite_differences(case, spec, params, x, y, masks, n, grads[REFERENCE], seed))
+    return results
+
+
+def first_batch(spec, split, seed):
+    """The first mini-batch of epoch 1 from the shared streams: float64 inputs, one-hot outputs, masks."""
+    plan = epoch_plan(spec, len(split), 1, seed)
+    rows = plan.order[: spec.training.batch_size]
+    x = np.asarray(split.images[rows], dtype=np.float64)
+    y = np.eye(spec.network.layers[-1].size)[split.labels[rows]]
+    masks = [None if mask is None else mask[: len(rows)] for mask in plan.masks]
+    return x, y, masks
+
+
+def _against_finite_differences(case, spec, params, x, y, masks, n, grads, seed) -> Result:
+    """The reference's gradient against finite differences, on the entries where they can be trusted.
+
+    An entry is checked when the cost is smooth within a step of it (no ReLU kink, no L1 kink at
+    w = 0 in reach) and its finite difference can be trusted (`converged_finite_difference`).
+    Where a net's outputs are saturated, or its cost is large, rounding or truncation swamps the
+    difference; such entries are counted, not checked, and a configuration with none left says
+    so instead of passing.
+    """
+    from reference.network import _forward, cost
+
+    def cost_at(trial):
+        with np.errstate(over="ignore"):
+            return cost(spec.network, spec.training, trial, x, y, masks, n)
+
+    def relu_pattern(trial):
+        with np.errstate(over="ignore"):
+            zs = _forward(spec.network, trial, x, masks)[1]
+        return [z > 0 for z, layer in zip(zs, spec.network.layers) if layer.activation == "relu"]
+
+    def smooth_near(trial, array, index):
+        """Whether the cost is smooth within one step of this entry: no ReLU kink, no |w| kink of L1."""
+        if spec.training.regularizer == "l1" and abs(array[index]) <= 2 * FINITE_DIFFERENCE_STEP:
+            return False
+        if not any(layer.activation == "relu" for layer in spec.network.layers):
+            return True
+        here, kept = relu_pattern(trial), array[index]
+        for shift in (-FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP):
+            array[index] = kept + shift
+            moved = relu_pattern(trial)
+            array[index] = kept
+            if any((a != b).any() for a, b in zip(here, moved)):
+                return False
+        return True
+
+    trial = [(w.copy(), b.copy()) for w, b in params]
+    cost_here = cost_at(trial)
+    rng = np.random.default_rng(seed)
+    worst, checked, unresolved = 0.0, 0, 0
+    for trial_layer, grad_layer in zip(trial, grads):
+        for array, grad in zip(trial_layer, grad_layer):
+            exact, estimates = [], []
+            for index in _candidate_indices(grad, rng):
+                if len(estimates) == COORDINATES_PER_ARRAY:
+                    break
+                if not smooth_near(trial, array, index):
+                    continue
+                estimate, converged = converged_finite_difference(cost_at, trial, array, index, cost_here)
+                if not converged:
+                    unresolved += 1
+                    continue
+                exact.append(grad[index])
+                estimates.append(estimate)
+            if estimates:
+                worst = max(worst, relative_difference([(np.array(exact),)], [(np.array(estimates),)]))
+            checked += len(estimates)
+    return Result(
+        case.name,
+        "gradient",
+        f"{REFERENCE} vs {FINITE_DIFFERENCES}",
+        case.dtype,
+        worst if checked else float("nan"),
+        tolerances.FINITE_DIFFERENCES,
+        {"coordinates_checked": checked, "coordinates_unresolved": unresolved},
+        "" if checked else "no entry's finite difference could be trusted (saturated outputs, or a cost too large)",
+    )
+
+
+def _candidate_indices(grad, rng, limit=60):
+    """Entries to try, the largest |gradient| first (they say the most), then a random sample."""
+    largest = np.argsort(-np.abs(grad), axis=None, kind="stable")[: COORDINATES_PER_ARRAY // 2]
+    sample = rng.permutation(grad.size)[:limit]
+    ordered = dict.fromkeys([*largest.tolist(), *sample.tolist()])
+    return [np.unravel_index(i, grad.shape) for i in ordered]
+
+
+def central_difference(cost_at, params, array, index, step):
+    """(C(theta + h) - C(theta - h)) / 2h, theta one entry of one array of params."""
+    kept = array[index]
+    array[index] = kept + step
+    above = cost_at(params)
+    array[index] = kept - step
+    below = cost_at(params)
+    array[index] = kept
+    return (above - below) / (2 * step)
+
+
+def richardson(cost_at, params, array, index, step=FINITE_DIFFERENCE_STEP):
+    """Richardson's extrapolation of central differences at h and h/2: the h^2 error terms cancel,
+    leaving an error of order h^4 from truncation and eps C / h from rounding."""
+    at_h = central_difference(cost_at, params, array, index, step)
+    at_half_h = central_difference(cost_at, params, array, index, step / 2)
+    return (4 * at_half_h - at_h) / 3
+
+
+def converged_finite_difference(cost_at, params, array, index, cost_here, step=FINITE_DIFFERENCE_STEP):
+    """(Richardson's estimate at h/2, whether finite differences can be trusted for this entry).
+
+    Trusted when two things hold, each to CONVERGED relative to the estimate:
+    - truncation: Richardson's estimates at h and at h/2 agree;
+    - rounding: eps |C| / (h/4), the rounding error of the finest central difference taken, is
+      small. A gradient entry that moves a large cost C by a few ulps cannot be measured this way.
+    """
+    coarse = richardson(cost_at, params, array, index, step)
+    fine = richardson(cost_at, params, array, index, step / 2)
+    rounding = np.finfo(np.float64).eps * abs(cost_here) / (step / 4)
+    return fine, abs(fine - coarse) <= CONVERGED * abs(fine) and rounding <= CONVERGED * abs(fine)
+
+
+def finite_difference_gradients(cost_at, params, step=FINITE_DIFFERENCE_STEP):
+    """Richardson's estimate of dC/dtheta for every entry of every array of params (small nets only)."""
+    estimates = []
+    for layer in params:
+        layer_estimates = []
+        for array in layer:
+            estimate = np.zeros_like(array)
+            for index in np.ndindex(array.shape):
+                estimate[index] = richardson(cost_at, params, array, index, step)
+            layer_estimates.append(estimate)
+        estimates.append(tuple(layer_estimates))
+    return estimates
+
+
+# -- training trajectories --------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What one backend did: parameters after each of the first steps, after the epoch, and its counts."""
+
+    after_step: list
+    after_epoch: list | None = None
+    correct: dict = field(default_factory=dict)
+
+
+def check_trajectory(
+    case: TrajectoryCase, backends: dict, splits: dict, device: str, steps: int, whole_epoch: bool, seed: int = 0
+) -> list[Result]:
+    """Train `steps` single steps, then (if asked) one whole epoch afresh, in every backend, from
+    the same initial parameters, batch order and masks; compare pair by pair."""
+    spec = case.spec()
+    training = splits["training"]
+    if spec.data.train_size is not None:
+        training = training.first(spec.data.train_size)
+    params = initial_parameters(spec.network, seed)
+    plan = epoch_plan(spec, len(training), 1, seed)
+    runs = {
+        name: _run(backend, spec, params, plan, training, splits, _device(name, device), steps, whole_epoch)
+        for name, backend in backends.items()
+    }
+    results = []
+    for a, b in backend_pairs(list(backends)):
+        per_step = [relative_difference(pa, pb) for pa, pb in zip(runs[a].after_step, runs[b].after_step)]
+        pair = f"{a} vs {b}"
+        results.append(
+            Result(case.name, f"first {steps} steps", pair, case.dtype, max(per_step), tolerances.STEPS[case.dtype],
+                   {"per_step": per_step})
+        )
+        if whole_epoch:
+            results.append(
+                Result(case.name, "one epoch", pair, case.dtype,
+                       relative_difference(runs[a].after_epoch, runs[b].after_epoch), tolerances.EPOCH[case.dtype])
+            )
+            differences = {name: abs(runs[a].correct[name] - runs[b].correct[name]) for name in runs[a].correct}
+            allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in differences)
+            results.append(
+                Result(case.name, "correct counts", pair, case.dtype, max(differences.values()), allowed,
+                       {"correct": {a: runs[a].correct, b: runs[b].correct}})
+            )
+    return results
+
+
+def _run(backend, spec, params, plan, training, splits, device, steps, whole_epoch) -> _Run:
+    n_classes, dtype, eta = spec.network.layers[-1].size, spec.training.dtype, spec.training.eta
+    data = backend.prepare_data(training.images, training.labels, n_classes, dtype, device)
+    model = backend.Model(spec, params, device)
+    after_step = []
+    for step in range(steps):
+        model.train_epoch(data, _one_step(plan, step, spec.training.batch_size), eta)
+        after_step.append(model.parameters())
+    run = _Run(after_step)
+    if whole_epoch:
+        model = backend.Model(spec, params, device)
+        model.train_epoch(data, plan, eta)
+        run.after_epoch = model.parameters()
+        for name in ("validation", "test"):
+            split = splits[name]
+            run.correct[name] = model.evaluate(
+                backend.prepare_data(split.images, split.labels, n_classes, dtype, device)
+            )[0]
+    return run
+
+
+def _one_step(plan: EpochPlan, step: int, batch_size: int) -> EpochPlan:
+    """Mini-batch `step` (0 for the first) of the plan, alone, as a one-step plan."""
+    rows = slice(step * batch_size, (step + 1) * batch_size)
+    return EpochPlan(plan.epoch, plan.order[rows], [None if mask is None else mask[rows] for mask in plan.masks])
+
+
+def _device(backend_name: str, device: str) -> str:
+    """The reference always runs on the CPU; the other backends on the device asked for."""
+    return "cpu" if backend_name == REFERENCE else device

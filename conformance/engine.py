@@ -1,0 +1,83 @@
+"""`nndl conform`: which checks a run makes, in which backends, and what came out.
+
+--quick: the covering subset of the gradient matrix (every pair of choices at least once) in
+float64 and float32, the first 10 steps of every training configuration, and one whole epoch
+of the chapter 1 preset, whose figures the tolerance policy names.
+--full: the whole gradient matrix in float64 with the covering subset in float32, and the first
+100 steps and one whole epoch of every training configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .backends import load_backend
+from .checks import REFERENCE, Result, check_gradients, check_trajectory
+from .errors import NndlError
+from .matrix import CHAPTER_1, TRAJECTORY_CASES, all_gradient_cases, covering_gradient_cases
+
+MODES = ("quick", "full")
+STEPS = {"quick": 10, "full": 100}
+
+
+@dataclass
+class Outcome:
+    mode: str
+    backends: list[str]
+    skipped: dict[str, str]  # backend -> why it did not run
+    device: str
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Result]:
+        return [result for result in self.results if not result.passed]
+
+
+def available_backends(names: list[str], log) -> tuple[dict, dict[str, str]]:
+    """Import each named backend; one that is not installed is skipped, with the reason, not failed."""
+    backends, skipped = {}, {}
+    for name in names:
+        try:
+            backends[name] = load_backend(name)
+        except NndlError as error:
+            if "not installed" not in str(error):
+                raise
+            skipped[name] = str(error)
+            log(f"skipped: {error}")
+    return backends, skipped
+
+
+def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]]:
+    """[(case, how to check it)]: gradient cases get {}, training cases their steps and whether to run an epoch."""
+    if mode not in MODES:
+        raise NndlError(f"unknown conformance mode {mode!r}; choose one of: {', '.join(MODES)}")
+    gradient_cases = (
+        covering_gradient_cases("float64") if mode == "quick" else all_gradient_cases("float64")
+    ) + covering_gradient_cases("float32")
+    planned = [(case, {}) for case in gradient_cases]
+    for case in TRAJECTORY_CASES:
+        planned.append((case, {"steps": STEPS[mode], "whole_epoch": mode == "full" or case == CHAPTER_1}))
+    return [(case, how) for case, how in planned if case_filter in case.name]
+
+
+def run_conformance(
+    mode: str, backend_names: list[str], mnist, device: str = "cpu", case_filter: str = "", log=print
+) -> Outcome:
+    if REFERENCE not in backend_names:
+        raise NndlError(f"conformance compares against the reference: include {REFERENCE} in --backends")
+    planned = planned_checks(mode, case_filter)
+    if not planned:
+        raise NndlError(f"no configuration's name contains {case_filter!r}")
+    backends, skipped = available_backends(backend_names, log)
+    for name, backend in backends.items():
+        if name != REFERENCE:
+            backend.resolve_device(device)
+    outcome = Outcome(mode, list(backends), skipped, device)
+    splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
+    for number, (case, how) in enumerate(planned, start=1):
+        log(f"[{number}/{len(planned)}] {case.name}")
+        if how:
+            outcome.results += check_trajectory(case, backends, splits, device, how["steps"], how["whole_epoch"])
+        else:
+            outcome.results += check_gradients(case, backends, mnist.training, device)
+    return outcome

@@ -1,0 +1,152 @@
+"""The configurations that conformance checks: a gradient matrix and a set of training runs.
+
+The gradient matrix crosses every choice the spec offers for a dense network: hidden
+activation, cost (each with its output layer), regulariser, dropout on or off, initialisation,
+and one to four hidden layers. `--full` checks the whole product in float64; `--quick` checks
+a covering subset in which every pair of choices (say, ReLU with L1, or softmax with dropout)
+still appears at least once. Both add float32 rows for that covering subset.
+
+The trajectories are the book's presets and a few variants that reach the choices the presets
+do not (L1, dropout with ReLU and softmax), trained from the same initial parameters, batch
+order and dropout masks by every backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from .presets import load_preset
+from .spec import HIDDEN_ACTIVATIONS, INITS, OUTPUT_ACTIVATION_OF_COST, REGULARIZERS, Spec
+
+GRADIENT_FACTORS = {
+    "activation": HIDDEN_ACTIVATIONS,
+    "cost": tuple(OUTPUT_ACTIVATION_OF_COST),
+    "regularizer": REGULARIZERS,
+    "dropout": (False, True),
+    "init": INITS,
+    "depth": (1, 2, 3, 4),
+}
+HIDDEN_SIZE = 30  # the book's chapter 1 and 5 hidden layers
+BATCH_SIZE = 10
+GRADIENT_TRAINING_SIZE = 1000  # the n of lambda / n, and the examples batches are drawn from
+LMBDA = 5.0  # with n = 1000, lambda / n = 0.005: the penalty's gradient is not lost in the data's
+INPUT_DROPOUT, HIDDEN_DROPOUT = 0.2, 0.5  # the usual rates for a dropout net's input and hidden layers
+
+
+@dataclass(frozen=True)
+class GradientCase:
+    activation: str
+    cost: str
+    regularizer: str
+    dropout: bool
+    init: str
+    depth: int
+    dtype: str = "float64"
+
+    @property
+    def name(self) -> str:
+        dropout = "dropout" if self.dropout else "no-dropout"
+        return (
+            f"grad {self.activation}x{self.depth} {OUTPUT_ACTIVATION_OF_COST[self.cost]}/{self.cost} "
+            f"{self.regularizer} {dropout} {self.init} {self.dtype}"
+        )
+
+    def spec(self) -> Spec:
+        activations = [self.activation] * self.depth + [OUTPUT_ACTIVATION_OF_COST[self.cost]]
+        sizes = [HIDDEN_SIZE] * self.depth + [10]
+        layers = [
+            {
+                "type": "dense",
+                "size": size,
+                "activation": activation,
+                "dropout": (INPUT_DROPOUT if index == 0 else HIDDEN_DROPOUT) if self.dropout else 0.0,
+            }
+            for index, (size, activation) in enumerate(zip(sizes, activations))
+        ]
+        return Spec.from_dict(
+            {
+                "name": self.name,
+                "network": {"input": 784, "layers": layers, "cost": self.cost, "init": self.init},
+                "training": {
+                    "epochs": 1,
+                    "batch_size": BATCH_SIZE,
+                    "eta": 0.5,
+                    "regularizer": self.regularizer,
+                    "lmbda": 0.0 if self.regularizer == "none" else LMBDA,
+                    "dtype": self.dtype,
+                },
+                "data": {"train_size": GRADIENT_TRAINING_SIZE},
+            },
+            "conformance/matrix.py",
+        )
+
+
+def all_gradient_cases(dtype: str = "float64") -> list[GradientCase]:
+    """The whole product of GRADIENT_FACTORS (576 cases)."""
+    return [GradientCase(*choice, dtype=dtype) for choice in itertools.product(*GRADIENT_FACTORS.values())]
+
+
+def covering_gradient_cases(dtype: str = "float64") -> list[GradientCase]:
+    """A subset of the product in which every pair of choices of two factors appears at least once.
+
+    Greedy: take, again and again, the case that covers the most pairs not yet covered (the
+    first such in product order), until none is left. The result is the same on every run.
+    """
+    choices = list(itertools.product(*GRADIENT_FACTORS.values()))
+
+    def pairs(choice):
+        return {(i, choice[i], j, choice[j]) for i, j in itertools.combinations(range(len(choice)), 2)}
+
+    uncovered = set().union(*(pairs(choice) for choice in choices))
+    chosen = []
+    while uncovered:
+        best = max(choices, key=lambda choice: len(pairs(choice) & uncovered))
+        chosen.append(best)
+        uncovered -= pairs(best)
+    return [GradientCase(*choice, dtype=dtype) for choice in chosen]
+
+
+@dataclass(frozen=True)
+class TrajectoryCase:
+    """A training run to repeat in every backend: a preset, perhaps changed, in one dtype."""
+
+    preset: str
+    changes: tuple[tuple[str, object], ...] = ()  # (("training.regularizer", "l1"), ...): spec keys, new values
+    label: str = ""
+    dtype: str = "float64"
+
+    @property
+    def name(self) -> str:
+        return f"train {self.label or self.preset} {self.dtype}"
+
+    def spec(self) -> Spec:
+        tree = load_preset(self.preset).to_dict()
+        for key, value in self.changes + (("training.dtype", self.dtype),):
+            section, name = key.split(".")
+            tree[section][name] = value
+        tree["name"] = self.label or self.preset
+        return Spec.from_dict(tree, f"conformance/matrix.py ({self.name})")
+
+
+DROPOUT_RELU_SOFTMAX = (
+    ("network.layers", [
+        {"type": "dense", "size": 100, "activation": "relu", "dropout": INPUT_DROPOUT},
+        {"type": "dense", "size": 10, "activation": "softmax", "dropout": HIDDEN_DROPOUT},
+    ]),
+    ("network.cost", "log_likelihood"),
+    ("network.init", "default"),
+    ("training.eta", 0.1),
+)
+CHAPTER_1 = TrajectoryCase("ch1-sigmoid-30")
+TRAJECTORY_CASES = [
+    CHAPTER_1,
+    TrajectoryCase("ch3-xent-30"),
+    TrajectoryCase("ch3-l2-30"),
+    TrajectoryCase("ch3-l2-30", (("training.regularizer", "l1"),), label="ch3-l2-30 with L1"),
+    TrajectoryCase("ch3-overfit-1000-l2"),
+    TrajectoryCase("ch5-depth-4"),
+    TrajectoryCase("ch3-xent-30", DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax"),
+    TrajectoryCase("ch1-sigmoid-30", dtype="float32"),
+    TrajectoryCase("ch3-l2-30", dtype="float32"),
+]

@@ -1,0 +1,185 @@
+"""Conformance under pytest: the engine's own checks, one test per configuration of `--quick`.
+
+No second copy of the logic: every test calls conformance.checks, as `nndl conform` does.
+Backends that are not installed are left out, as the command leaves them out.
+"""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from conformance import checks, cli, engine, matrix, tolerances
+from conformance.backends import BACKENDS
+from conformance.checks import check_gradients, check_trajectory, relative_difference
+
+QUICK = engine.planned_checks("quick")
+GRADIENT_CASES = [case for case, how in QUICK if not how]
+TRAJECTORIES = [(case, how) for case, how in QUICK if how]
+
+
+@pytest.fixture(scope="module")
+def backends():
+    return engine.available_backends(list(BACKENDS), log=lambda message: None)[0]
+
+
+@pytest.fixture(scope="module")
+def splits(mnist):
+    return {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
+
+
+@pytest.fixture
+def run(capsys, mnist, monkeypatch):
+    """`nndl ARGS...` in-process, with the session's MNIST: returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(cli, "load_mnist", lambda path, **options: mnist)
+
+    def run(*args):
+        capsys.readouterr()
+        code = cli.main([str(arg) for arg in args])
+        return (code, *capsys.readouterr())
+
+    return run
+
+
+def failures(results):
+    return [f"{r.case} / {r.check} / {r.pair}: {r.value:.3g} > {r.bound:g}" for r in results if not r.passed]
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=[case.name for case in GRADIENT_CASES])
+def test_gradients_conform(case, backends, mnist):
+    results = check_gradients(case, backends, mnist.training, "cpu")
+    assert len(results) == len(checks.backend_pairs(list(backends))) + (case.dtype == "float64")
+    assert not failures(results)
+
+
+@pytest.mark.parametrize("case, how", TRAJECTORIES, ids=[case.name for case, _ in TRAJECTORIES])
+def test_training_conforms(case, how, backends, splits):
+    results = check_trajectory(case, backends, splits, "cpu", how["steps"], how["whole_epoch"])
+    assert not failures(results)
+
+
+def test_the_chapter_1_epoch_is_in_the_quick_run_with_identical_counts(backends, splits):
+    if len(backends) < 2:
+        pytest.skip("one backend installed: nothing to compare")
+    results = check_trajectory(matrix.CHAPTER_1, backends, splits, "cpu", steps=1, whole_epoch=True)
+    counts = [r for r in results if r.check == "correct counts"]
+    assert counts and all(r.value == 0 for r in counts)
+    assert all(r.value <= tolerances.EPOCH["float64"] for r in results if r.check == "one epoch")
+
+
+# -- the checks can fail -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_broken_backend(monkeypatch):
+    monkeypatch.setitem(BACKENDS, "broken", ("tests.broken_backend", None))
+
+
+def test_a_gradient_wrong_by_1e_7_fails(with_broken_backend, mnist):
+    broken = engine.available_backends(["numpy", "broken"], log=print)[0]
+    case = matrix.GradientCase("sigmoid", "cross_entropy", "l2", False, "default", 1)
+    (result, _finite_differences) = check_gradients(case, broken, mnist.training, "cpu")
+    assert result.pair == "broken vs numpy" and not result.passed
+    assert result.value == pytest.approx(1e-7, rel=1e-3)
+
+
+def test_a_learning_rate_wrong_by_1e_7_fails_the_first_steps(with_broken_backend, splits):
+    broken = engine.available_backends(["numpy", "broken"], log=print)[0]
+    case = matrix.TrajectoryCase("ch3-overfit-1000-l2")
+    results = check_trajectory(case, broken, splits, "cpu", steps=3, whole_epoch=True)
+    steps = next(r for r in results if r.check == "first 3 steps")
+    assert not steps.passed and 1e-12 < steps.value < 1e-6
+    assert len(steps.detail["per_step"]) == 3
+
+
+def test_conform_exits_1_on_a_failure_and_names_it(with_broken_backend, run, tmp_path):
+    code, out, _ = run(
+        "conform", "--backends", "numpy,broken", "--case", "grad sigmoidx1 sigmoid/quadratic",
+        "--json", tmp_path / "c.json",
+    )
+    assert code == 1
+    assert "FAIL" in out and "broken vs numpy" in out
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["failed"] >= 1
+    float64 = [r for r in report["results"] if r["pair"] == "broken vs numpy" and r["dtype"] == "float64"]
+    assert float64 and not any(r["passed"] for r in float64)  # float32's bound is looser than the error
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_conform_prints_the_table_and_writes_every_number(run, tmp_path):
+    code, out, _ = run("conform", "--case", "ch3-overfit-1000", "--json", tmp_path / "c.json")
+    assert code == 0, out
+    assert "tolerance policy" in out and "every backend conforms" in out
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["mode"] == "quick" and report["failed"] == 0
+    assert {r["check"] for r in report["results"]} <= {"first 10 steps", "one epoch", "correct counts"}
+    for result in report["results"]:
+        assert f"{result['value']:.1e}" in out or result["check"] == "correct counts"
+
+
+def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run):
+    monkeypatch.setitem(BACKENDS, "absent", ("no_such_package_for_nndl", "absent"))
+    code, out, err = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
+    assert code == 0
+    assert "absent skipped, not failed" in out and "pip install 'nndl[absent]'" in out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--backends", "numpy,nope"], "unknown backend"),
+        (["--backends", "torch"], "include numpy"),
+        (["--case", "no configuration has this name"], "no configuration's name contains"),
+    ],
+)
+def test_conform_bad_input_is_one_line(arguments, message, run):
+    code, out, err = run("conform", *arguments)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+# -- the engine's parts --------------------------------------------------------------------------
+
+
+def test_relative_difference_is_normwise_and_worst_over_arrays():
+    b = [(np.array([[3.0, 4.0]]), np.array([1.0]))]
+    a = [(np.array([[3.0, 4.0 + 1e-6]]), np.array([1.0 + 1e-3]))]
+    assert relative_difference(a, b) == pytest.approx(1e-3)
+    assert relative_difference(b, b) == 0.0
+    assert relative_difference([(np.zeros(2),)], [(np.zeros(2),)]) == 0.0
+    assert relative_difference([(np.ones(2),)], [(np.zeros(2),)]) == np.inf
+
+
+def test_the_quick_subset_covers_every_pair_of_choices():
+    factors = list(matrix.GRADIENT_FACTORS.values())
+    cases = matrix.covering_gradient_cases()
+    chosen = [(c.activation, c.cost, c.regularizer, c.dropout, c.init, c.depth) for c in cases]
+    for i, j in itertools.combinations(range(len(factors)), 2):
+        for a, b in itertools.product(factors[i], factors[j]):
+            assert any(choice[i] == a and choice[j] == b for choice in chosen), (i, a, j, b)
+    assert len(cases) < len(matrix.all_gradient_cases()) / 20
+
+
+def test_the_full_matrix_is_the_whole_product():
+    cases = matrix.all_gradient_cases()
+    assert len(cases) == 4 * 3 * 3 * 2 * 2 * 4 == len(set(cases))
+    assert {case.depth for case in cases} == {1, 2, 3, 4}
+
+
+def test_finite_differences_say_when_they_cannot_be_trusted(mnist):
+    """A saturated net (large weights, linear hidden layers, a sigmoid output): nothing to check."""
+    case = matrix.GradientCase("linear", "quadratic", "none", False, "large", 4)
+    result = check_gradients(case, {"numpy": engine.load_backend("numpy")}, mnist.training, "cpu")[-1]
+    assert result.pair == "numpy vs finite differences"
+    assert result.not_applicable and result.passed and result.detail["coordinates_checked"] == 0
+
+
+def test_the_json_refuses_to_overwrite_a_file(run, tmp_path):
+    existing = tmp_path / "mine.json"
+    existing.write_text("keep me")
+    code, _, err = run("conform", "--case", "grad tanhx1", "--json", existing)
+    assert code == 2 and "--overwrite" in err
+    assert existing.read_text() == "keep me"
