@@ -8,6 +8,10 @@ The rows' parameters are compared too, after one mini-batch and after the whole 
 baseline that is fast because it computes something else would show up there. After one step
 the rows differ by rounding at most; over thousands of steps such differences can grow, so a
 difference at the end of the run is reported, not judged.
+
+Each backend's rows prepare their own copy of the data, in that backend's arrays and on its
+device; they all follow the same NumPy epoch plans, and their parameters come back as NumPy
+arrays to be compared with the first row's (the NumPy reference, when numpy is benched).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backends import load_backend
+from .errors import NndlError
 from .spec import Spec
 from .streams import EpochPlan, epoch_plan, initial_parameters
 
@@ -33,10 +39,30 @@ class Row:
     all_seconds: list[float]
     params_after_one_step: list
     params_after_run: list
+    backend: str = "numpy"
+
+
+# Untimed seconds between one backend's rows and the next's. A library's idle threads keep spinning
+# a while after its last call (OpenBLAS's ~0.1 s): on a machine with few cores they would take one
+# from the next row and slow the first row after every switch by ~10% at mini-batch 100.
+SWITCH_PAUSE = 0.3
+
+# row name -> (the ratio's name, its numerator row, its denominator row, format, target), printed after the row
+RATIOS = {
+    "numpy bare loop": ("reference / bare loop", "numpy reference", "numpy bare loop", ".2f", "at most 1.3x"),
+    "numpy per-example (the book's algorithm)": (
+        "per-example / reference",
+        "numpy per-example (the book's algorithm)",
+        "numpy reference",
+        ".1f",
+        "at least 10x",
+    ),
+    "torch bare loop": ("torch backend / torch bare loop", "torch backend", "torch bare loop", ".2f", "at most 1.3x"),
+}
 
 
 def bare_loop_reason(spec: Spec) -> str | None:
-    """Why the bare NumPy loop cannot run this spec, or None when it can."""
+    """Why the bare loops (NumPy's and torch's) cannot run this spec, or None when they can."""
     network = spec.network
     if any(layer.activation != "sigmoid" for layer in network.layers):
         return "the bare loop is written for sigmoid layers only"
@@ -45,12 +71,14 @@ def bare_loop_reason(spec: Spec) -> str | None:
     return None
 
 
-def numpy_rows(spec: Spec, data, include_per_example: bool, log) -> list[tuple[str, StartRow]]:
-    """The reference, the bare NumPy loop and the book's per-example algorithm, as rows."""
+def numpy_rows(spec: Spec, training_split, include_per_example: bool, log) -> list[tuple[str, StartRow]]:
+    """The reference, the bare NumPy loop and the book's per-example algorithm, as rows (on the CPU)."""
     import reference
     from reference.baseline import bare_epoch, per_example_epoch
 
     training, eta = spec.training, spec.training.eta
+    n_classes = spec.network.layers[-1].size
+    data = reference.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype)
 
     def start_reference(params):
         model = reference.Model(spec, params)
@@ -78,31 +106,120 @@ def numpy_rows(spec: Spec, data, include_per_example: bool, log) -> list[tuple[s
     return rows
 
 
-def run_bench(spec: Spec, training_split, seed: int, epochs: int, include_per_example: bool = True, log=print):
-    import reference
+def torch_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, StartRow]]:
+    """The torch backend and the bare torch loop, as rows on `device`, with their own copy of the data there."""
+    import torch
 
+    import torch_impl
+    from torch_impl.baseline import bare_epoch
+    from torch_impl.train import DTYPES
+
+    training, eta = spec.training, spec.training.eta
+    where = torch_impl.resolve_device(device)
+    # a Model refuses what the device cannot run (float64 on MPS) in one line: before the data goes there
+    torch_impl.Model(spec, [(np.zeros(w), np.zeros(b)) for w, b in spec.network.parameter_shapes], device)
+    dtype = DTYPES[training.dtype]
     n_classes = spec.network.layers[-1].size
-    data = reference.prepare_data(training_split.images, training_split.labels, n_classes, spec.training.dtype)
+    data = torch_impl.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype, device)
+
+    def synchronize():
+        """Wait for the device, so that an asynchronous one (CUDA, MPS) is timed for its work, not for queueing it."""
+        if where.type == "cuda":
+            torch.cuda.synchronize(where)
+        elif where.type == "mps":
+            torch.mps.synchronize()
+
+    def start_backend(params):
+        model = torch_impl.Model(spec, params, device)
+
+        def run_epoch(plan):
+            model.train_epoch(data, plan, eta)
+            synchronize()
+
+        return run_epoch, model.parameters
+
+    def start_bare(params):
+        own = [
+            tuple(torch.tensor(array, dtype=dtype, device=where, requires_grad=True) for array in pair)
+            for pair in params
+        ]
+        cost = spec.network.cost
+
+        def run_epoch(plan):
+            order = torch.as_tensor(plan.order, device=where)
+            bare_epoch(own, data.x, data.y, order, training.batch_size, eta, cost, training.lmbda)
+            synchronize()
+
+        def parameters():
+            return [tuple(t.detach().cpu().numpy().copy() for t in pair) for pair in own]
+
+        return run_epoch, parameters
+
+    rows = [("torch backend", start_backend)]
+    why_not_bare = bare_loop_reason(spec)
+    if why_not_bare is None:
+        rows.append(("torch bare loop", start_bare))
+    else:
+        log(f"torch bare loop skipped: {why_not_bare}")
+    return rows
+
+
+def run_bench(
+    spec: Spec,
+    training_split,
+    seed: int,
+    epochs: int,
+    include_per_example: bool = True,
+    log=print,
+    backends=("numpy", "torch"),
+    device: str = "cpu",
+):
+    """Time each backend's rows on the same plans; a backend that is not installed is skipped, said in `log`.
+
+    numpy runs on the CPU; `device` is where the torch rows run.
+    """
+    if device != "cpu" and "torch" not in backends:
+        log(f"--device {device} is for the torch rows, and there are none: numpy runs on the CPU")
     plans = [epoch_plan(spec, len(training_split), epoch, seed) for epoch in range(1, epochs + 1)]
     first_step = _first_batch(plans[0], spec.training.batch_size)
     start = initial_parameters(spec.network, seed)
-    candidates = numpy_rows(spec, data, include_per_example, log)
+    candidates = []  # (backend, row name, start_row)
+    for backend in backends:
+        try:
+            load_backend(backend)
+        except NndlError as error:
+            log(f"{backend} rows skipped: {error}")
+            continue
+        if backend == "numpy":
+            rows = numpy_rows(spec, training_split, include_per_example, log)
+        elif backend == "torch":
+            rows = torch_rows(spec, training_split, device, log)
+        else:
+            log(f"{backend} rows skipped: the bench has no rows for the {backend} backend yet")
+            continue
+        candidates += [(backend, name, start_row) for name, start_row in rows]
+    if not candidates:
+        raise NndlError(f"nothing to bench: none of the backends {', '.join(backends)} could run")
     one_step_params = []
-    for _, start_row in candidates:
+    for _, _, start_row in candidates:
         step, parameters = start_row(start)
         _quietly(step, first_step)
         one_step_params.append(parameters())
-    runs = [start_row(start) for _, start_row in candidates]
+    runs = [start_row(start) for _, _, start_row in candidates]
     seconds = [[] for _ in candidates]
+    previous = candidates[-1][0]
     for plan in plans:  # the rows take turns, epoch by epoch, so that a slow spell of the machine hits them all
-        for (name, _), (run_epoch, _), times in zip(candidates, runs, seconds):
+        for (backend, name, _), (run_epoch, _), times in zip(candidates, runs, seconds):
+            if backend != previous:
+                time.sleep(SWITCH_PAUSE)
+                previous = backend
             started = time.perf_counter()
             _quietly(run_epoch, plan)
             times.append(time.perf_counter() - started)
             log(f"  {name}: epoch {plan.epoch} took {times[-1]:.3f} s")
     return [
-        Row(name, statistics.median(times), times, step_params, parameters())
-        for (name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
+        Row(name, statistics.median(times), times, step_params, parameters(), backend)
+        for (backend, name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
     ]
 
 
@@ -123,36 +240,46 @@ def largest_difference(params_a, params_b) -> float:
     )
 
 
-def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int) -> str:
-    reference_row = rows[0]
-    lines = [
+def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: str = "cpu") -> str:
+    """The rows' times, each against the reference row (the NumPy reference, else the first row), and the targets."""
+    by_name = {row.name: row for row in rows}
+    reference_row = by_name.get("numpy reference", rows[0])
+    against = "reference" if reference_row.name == "numpy reference" else reference_row.name
+    header = (
         f"bench {spec.name}: sizes {list(spec.network.sizes)}, mini-batch {spec.training.batch_size}, "
-        f"{spec.training.dtype}, {n_examples:,} examples, median of {epochs} epoch(s)",
-        f"  {'row':44s} {'epoch (s)':>10s} {'vs reference':>13s}",
-    ]
+        f"{spec.training.dtype}, {n_examples:,} examples, median of {epochs} epoch(s)"
+    )
+    if any(row.backend == "torch" for row in rows):
+        header += f", torch on {device}"
+    column = f"vs {against}"
+    width = max(13, len(column))
+    lines = [header, f"  {'row':44s} {'epoch (s)':>10s} {column:>{width}s}"]
     for row in rows:
         ratio = row.epoch_seconds / reference_row.epoch_seconds
-        lines.append(f"  {row.name:44s} {row.epoch_seconds:10.3f} {ratio:12.2f}x")
-    for row in rows[1:]:
-        ratio = row.epoch_seconds / reference_row.epoch_seconds
-        if row.name == "numpy bare loop":
-            lines.append(f"reference / bare loop: {1 / ratio:.2f}x (target: at most 1.3x)")
-        else:
-            lines.append(f"per-example / reference: {ratio:.1f}x (target: at least 10x)")
+        lines.append(f"  {row.name:44s} {row.epoch_seconds:10.3f} {ratio:{width - 1}.2f}x")
+    for row in rows:
+        if row is reference_row:
+            continue
+        if row.name in RATIOS:
+            label, numerator, denominator, form, target = RATIOS[row.name]
+            if numerator in by_name and denominator in by_name:
+                ratio = by_name[numerator].epoch_seconds / by_name[denominator].epoch_seconds
+                lines.append(f"{label}: {ratio:{form}}x (target: {target})")
         one_step = largest_difference(reference_row.params_after_one_step, row.params_after_one_step)
         whole_run = largest_difference(reference_row.params_after_run, row.params_after_run)
         lines.append(
-            f"  parameters, reference vs {row.name}: largest |difference| {one_step:.3g} after one step, "
+            f"  parameters, {against} vs {row.name}: largest |difference| {one_step:.3g} after one step, "
             f"{whole_run:.3g} after the run"
         )
     return "\n".join(lines)
 
 
-def to_json(spec: Spec, rows: list[Row]) -> dict:
+def to_json(spec: Spec, rows: list[Row], device: str = "cpu") -> dict:
     return {
         "preset": spec.name,
         "batch_size": spec.training.batch_size,
         "dtype": spec.training.dtype,
+        "device": device,
         "rows": [
             {"name": row.name, "epoch_seconds": row.epoch_seconds, "all_epoch_seconds": row.all_seconds} for row in rows
         ],

@@ -51,6 +51,9 @@ class Network(nn.Module):
             Dense(layer, torch.tensor(w, dtype=dtype, device=device), torch.tensor(b, dtype=dtype, device=device))
             for layer, (w, b) in zip(network.layers, params)
         )
+        # [W0, b0, W1, b1, ...], listed once: self.parameters() walks the modules and names every
+        # parameter on each call, which costs ~4% of a step at mini-batch 10.
+        self.parameter_list = [t for layer in self.layers for t in (layer.weight, layer.bias)]
 
     def forward(self, x, masks):
         """The training-time forward pass: the output layer's z and a."""
@@ -87,7 +90,7 @@ def backprop(network, x, y, masks):
     """
     z, a = network(x, masks)
     mean_cost = torch.mean(COSTS[network.cost].fn(z, a, y))
-    return _pairs(torch.autograd.grad(mean_cost, list(network.parameters())))
+    return _pairs(torch.autograd.grad(mean_cost, network.parameter_list))
 
 
 def cost(network, training, x, y, masks, n):
@@ -99,7 +102,7 @@ def cost(network, training, x, y, masks, n):
 
 def gradients(network, training, x, y, masks, n):
     """The gradient of `cost`, regulariser's term included, by autograd."""
-    return _pairs(torch.autograd.grad(cost(network, training, x, y, masks, n), list(network.parameters())))
+    return _pairs(torch.autograd.grad(cost(network, training, x, y, masks, n), network.parameter_list))
 
 
 def evaluate(network, training, x, labels):

@@ -1,0 +1,42 @@
+"""The baseline for `nndl bench`: the same math as this backend, written with nothing around it.
+
+- `bare_epoch`: one epoch for sigmoid networks with the quadratic or cross-entropy cost and no
+  dropout, as a flat loop of torch operations: the forward pass, autograd for the gradient, and
+  an in-place update. It is what the torch backend costs when nothing is paid for readability
+  (no nn.Module, no cost or regulariser tables, no divergence check); the bench holds the backend
+  to within 1.3x of it.
+
+The book's per-example algorithm is a baseline for the reference only (reference/baseline.py):
+it measures how much vectorising a mini-batch gains, which does not depend on the framework.
+"""
+
+import torch
+from torch.nn import functional as F
+
+
+def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
+    """One epoch of SGD on a sigmoid network (ch. 1; ch. 3's cross-entropy cost and L2 decay), written out flat.
+
+    params are [(W, b), ...] tensors that require grad, updated in place; x, y and order are tensors
+    on the same device. The gradient is autograd's (BP1-BP4); the update is w <- (1 - eta lambda / n) w
+    - eta dC/dw and b <- b - eta dC/db, with n = len(x).
+    """
+    decay = 1.0 - eta * lmbda / len(x)
+    leaves = [t for pair in params for t in pair]
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        a, targets = x[batch], y[batch]
+        for w, b in params:
+            z = F.linear(a, w, b)
+            a = torch.sigmoid(z)
+        if cost == "quadratic":
+            per_example = 0.5 * torch.sum((a - targets) ** 2, dim=1)  # eq. 6
+        else:  # the cross-entropy from z, as torch_impl.costs computes it: softplus(z) - y z
+            per_example = torch.sum(torch.logaddexp(torch.zeros_like(z), z) - targets * z, dim=1)
+        grads = torch.autograd.grad(torch.mean(per_example), leaves)
+        with torch.no_grad():
+            for (w, b), grad_w, grad_b in zip(params, grads[0::2], grads[1::2]):
+                if decay != 1.0:
+                    w.mul_(decay)
+                w.sub_(grad_w, alpha=eta)
+                b.sub_(grad_b, alpha=eta)
