@@ -259,19 +259,39 @@ def check_trajectory(
         per_step = [relative_difference(pa, pb) for pa, pb in zip(runs[a].after_step, runs[b].after_step)]
         pair = f"{a} vs {b}"
         results.append(
-            Result(case.name, f"first {steps} steps", pair, case.dtype, max(per_step), tolerances.STEPS[case.dtype],
-                   {"per_step": per_step})
+            Result(
+                case.name,
+                f"first {steps} steps",
+                pair,
+                case.dtype,
+                max(per_step),
+                tolerances.STEPS[case.dtype],
+                {"per_step": per_step},
+            )
         )
         if whole_epoch:
             results.append(
-                Result(case.name, "one epoch", pair, case.dtype,
-                       relative_difference(runs[a].after_epoch, runs[b].after_epoch), tolerances.EPOCH[case.dtype])
+                Result(
+                    case.name,
+                    "one epoch",
+                    pair,
+                    case.dtype,
+                    relative_difference(runs[a].after_epoch, runs[b].after_epoch),
+                    tolerances.EPOCH[case.dtype],
+                )
             )
             differences = {name: abs(runs[a].correct[name] - runs[b].correct[name]) for name in runs[a].correct}
             allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in differences)
             results.append(
-                Result(case.name, "correct counts", pair, case.dtype, max(differences.values()), allowed,
-                       {"correct": {a: runs[a].correct, b: runs[b].correct}})
+                Result(
+                    case.name,
+                    "correct counts",
+                    pair,
+                    case.dtype,
+                    max(differences.values()),
+                    allowed,
+                    {"correct": {a: runs[a].correct, b: runs[b].correct}},
+                )
             )
     return results
 

@@ -1,4 +1,4 @@
-"""The `nndl` command: data, presets, train, evaluate, bench.
+"""The `nndl` command: data, presets, train, evaluate, conform, bench.
 
 Every error the user can cause (a bad spec, a missing data file, a wrong checkpoint, a run that
 diverges) ends as one line on stderr and exit status 2, never as a traceback.
@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 from . import bench as benchmark
+from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import backend_names, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
 from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
+from .engine import run_conformance
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
 from .presets import load_preset, preset_names
@@ -86,6 +88,29 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_option(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
+    conform = commands.add_parser(
+        "conform", help="prove that the backends agree: gradients and training runs, pair by pair"
+    )
+    conform.add_argument(
+        "--backends",
+        default=",".join(backend_names()),
+        help=f"comma-separated backends to compare (default: {','.join(backend_names())}; missing ones are skipped)",
+    )
+    depth = conform.add_mutually_exclusive_group()
+    depth.add_argument(
+        "--quick", dest="mode", action="store_const", const="quick", help="the covering subset (default)"
+    )
+    depth.add_argument("--full", dest="mode", action="store_const", const="full", help="every configuration")
+    conform.set_defaults(mode="quick")
+    conform.add_argument("--case", default="", metavar="TEXT", help="only the configurations whose name contains TEXT")
+    conform.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the non-reference backends run"
+    )
+    conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
+    conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
+    _add_data_option(conform)
+    conform.set_defaults(run=run_conform)
+
     bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
     _add_spec_options(bench, with_load=False)
     bench.add_argument("--seed", type=int, default=0)
@@ -93,6 +118,16 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=5, metavar="K", help="epochs per row; each row reports the median (default 5)"
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
+    bench.add_argument(
+        "--backends",
+        default=",".join(backend_names()),
+        metavar="NAMES",
+        help=f"comma-separated backends whose rows to time (default {','.join(backend_names())}); "
+        "one that is not installed is skipped",
+    )
+    bench.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the torch rows run (default cpu)"
+    )
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
@@ -237,17 +272,43 @@ def run_evaluate(args) -> None:
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 
+def run_conform(args) -> int:
+    if args.json:
+        refuse_to_overwrite(Path(args.json), args.overwrite)
+    names = _backend_list(args.backends)
+    mnist = load_mnist(args.data, log=_log)
+    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, log=_log)
+    print(conformance_report.table(outcome))
+    if args.json:
+        text = json.dumps(conformance_report.to_json(outcome), indent=2)
+        write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
+    return 1 if outcome.failures else 0
+
+
+def _backend_list(text: str) -> list[str]:
+    """--backends numpy,torch as a list, every name checked."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in backend_names()]
+    if unknown or not names:
+        problem = f"unknown backend {unknown[0]!r}" if unknown else "name at least one backend"
+        raise NndlError(f"--backends {text!r}: {problem}; choose from: {', '.join(backend_names())}")
+    return names
+
+
 def run_bench(args) -> None:
     if args.json:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     if args.repeat < 1:
         raise NndlError("--repeat must be at least 1")
+    backends = _backend_list(args.backends)
     spec = _spec_from_args(args, None)
     training_split = _splits(spec, args.data)["training"]
-    rows = benchmark.run_bench(spec, training_split, args.seed, args.repeat, not args.no_per_example, log=_log)
-    print(benchmark.report(spec, rows, len(training_split), args.repeat))
+    rows = benchmark.run_bench(
+        spec, training_split, args.seed, args.repeat, not args.no_per_example, _log, backends, args.device
+    )
+    print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device))
     if args.json:
-        text = json.dumps(benchmark.to_json(spec, rows), indent=2)
+        text = json.dumps(benchmark.to_json(spec, rows, args.device), indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
 
 

@@ -130,10 +130,13 @@ class TrajectoryCase:
 
 
 DROPOUT_RELU_SOFTMAX = (
-    ("network.layers", [
-        {"type": "dense", "size": 100, "activation": "relu", "dropout": INPUT_DROPOUT},
-        {"type": "dense", "size": 10, "activation": "softmax", "dropout": HIDDEN_DROPOUT},
-    ]),
+    (
+        "network.layers",
+        [
+            {"type": "dense", "size": 100, "activation": "relu", "dropout": INPUT_DROPOUT},
+            {"type": "dense", "size": 10, "activation": "softmax", "dropout": HIDDEN_DROPOUT},
+        ],
+    ),
     ("network.cost", "log_likelihood"),
     ("network.init", "default"),
     ("training.eta", 0.1),

@@ -18,7 +18,9 @@ def table(outcome: Outcome) -> str:
     lines = [_heading(outcome), "", "tolerance policy:"] + [f"  {line}" for line in tolerances.policy_lines()] + [""]
     lines.append(f"{'configuration':{case_width}s}{'check':{check_width}s}" + "".join(f"{pair:>30s}" for pair in pairs))
     for (case, check), cells in rows.items():
-        lines.append(f"{case:{case_width}s}{check:{check_width}s}" + "".join(f"{_cell(cells.get(pair)):>30s}" for pair in pairs))
+        lines.append(
+            f"{case:{case_width}s}{check:{check_width}s}" + "".join(f"{_cell(cells.get(pair)):>30s}" for pair in pairs)
+        )
     growth = _growth_lines(outcome)
     if growth:
         lines += ["", "how the difference grows over the first steps of training, and after the epoch:"] + growth

@@ -35,10 +35,14 @@ def policy_lines() -> list[str]:
     """The policy as the report prints it."""
     return [
         "relative difference = ||a - b|| / ||b|| per parameter array, worst array shown",
-        f"gradients: float64 <= {GRADIENT['float64']:g}, float32 <= {GRADIENT['float32']:g}; "
-        f"reference vs finite differences (float64) <= {FINITE_DIFFERENCES:g}",
+        (
+            f"gradients: float64 <= {GRADIENT['float64']:g}, float32 <= {GRADIENT['float32']:g}; "
+            f"reference vs finite differences (float64) <= {FINITE_DIFFERENCES:g}"
+        ),
         f"training, each of the first steps: float64 <= {STEPS['float64']:g}, float32 <= {STEPS['float32']:g}",
         f"training, after one epoch: float64 <= {EPOCH['float64']:g}, float32 <= {EPOCH['float32']:g}",
-        f"correct counts after one epoch: float64 identical, float32 within "
-        f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set",
+        (
+            "correct counts after one epoch: float64 identical, float32 within "
+            f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set"
+        ),
     ]

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import streams as shared_streams
 from .errors import DivergenceError
 from .spec import ETA_FLOOR_DIVISOR, Spec
-from . import streams as shared_streams
 from .streams import Parameters, batch_bounds
 
 

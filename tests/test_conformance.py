@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conformance import checks, cli, engine, matrix, tolerances
+from conformance import checks, cli, engine, matrix
 from conformance.backends import BACKENDS
 from conformance.checks import check_gradients, check_trajectory, relative_difference
 
@@ -59,13 +59,12 @@ def test_training_conforms(case, how, backends, splits):
     assert not failures(results)
 
 
-def test_the_chapter_1_epoch_is_in_the_quick_run_with_identical_counts(backends, splits):
-    if len(backends) < 2:
-        pytest.skip("one backend installed: nothing to compare")
-    results = check_trajectory(matrix.CHAPTER_1, backends, splits, "cpu", steps=1, whole_epoch=True)
-    counts = [r for r in results if r.check == "correct counts"]
-    assert counts and all(r.value == 0 for r in counts)
-    assert all(r.value <= tolerances.EPOCH["float64"] for r in results if r.check == "one epoch")
+def test_the_quick_run_trains_the_chapter_1_epoch_and_every_configurations_first_steps():
+    """The policy's headline figures (chapter 1, one epoch, float64) are in every quick run."""
+    whole_epochs = [case for case, how in TRAJECTORIES if how["whole_epoch"]]
+    assert whole_epochs == [matrix.CHAPTER_1]
+    assert [case for case, _ in TRAJECTORIES] == matrix.TRAJECTORY_CASES
+    assert all(how["steps"] == 10 for _, how in TRAJECTORIES)
 
 
 # -- the checks can fail -------------------------------------------------------------------------
@@ -95,8 +94,13 @@ def test_a_learning_rate_wrong_by_1e_7_fails_the_first_steps(with_broken_backend
 
 def test_conform_exits_1_on_a_failure_and_names_it(with_broken_backend, run, tmp_path):
     code, out, _ = run(
-        "conform", "--backends", "numpy,broken", "--case", "grad sigmoidx1 sigmoid/quadratic",
-        "--json", tmp_path / "c.json",
+        "conform",
+        "--backends",
+        "numpy,broken",
+        "--case",
+        "grad sigmoidx1 sigmoid/quadratic",
+        "--json",
+        tmp_path / "c.json",
     )
     assert code == 1
     assert "FAIL" in out and "broken vs numpy" in out
@@ -122,7 +126,7 @@ def test_conform_prints_the_table_and_writes_every_number(run, tmp_path):
 
 def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run):
     monkeypatch.setitem(BACKENDS, "absent", ("no_such_package_for_nndl", "absent"))
-    code, out, err = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
+    code, out, _ = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
     assert code == 0
     assert "absent skipped, not failed" in out and "pip install 'nndl[absent]'" in out
 
@@ -136,7 +140,7 @@ def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run)
     ],
 )
 def test_conform_bad_input_is_one_line(arguments, message, run):
-    code, out, err = run("conform", *arguments)
+    code, _, err = run("conform", *arguments)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
 
