@@ -25,7 +25,7 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
     leaves = [t for pair in params for t in pair]
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        a, targets = x[batch], y[batch]
+        a, targets = torch.index_select(x, 0, batch), torch.index_select(y, 0, batch)
         for w, b in params:
             z = F.linear(a, w, b)
             a = torch.sigmoid(z)
