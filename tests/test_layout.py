@@ -1,0 +1,104 @@
+"""The shape of the project: backends that line up file by file, and borders nothing crosses.
+
+- Every backend has the reference's modules, and in each module the names the two share appear
+  in the same order, so that `diff reference/costs.py torch_impl/costs.py` reads like a lesson.
+- No backend imports another, and the backend-free part of conformance/ (the spec, the streams,
+  the matrix, the policy) imports no framework.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND_PACKAGES = ["reference", "torch_impl", "jax_impl"]
+REFERENCE_MODULES = ["activations", "costs", "regularizers", "network", "train", "baseline"]
+FRAMEWORKS = {"torch", "jax", "jaxlib"}
+BACKEND_FREE = ["spec.py", "streams.py", "matrix.py", "tolerances.py", "presets.py", "errors.py", "files.py"]
+# what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
+NUMPY_ONLY = {"baseline": {"per_example_backprop", "per_example_gradients", "per_example_epoch"}}
+
+
+def written_backends():
+    """The backend packages that have code beyond their __init__ (jax_impl comes in a later issue)."""
+    return [name for name in BACKEND_PACKAGES[1:] if (ROOT / name / "network.py").exists()]
+
+
+def public_definitions(path: Path) -> list[str]:
+    """Top-level classes, functions and constants of a module, in the order they are defined."""
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
+    return [name for name in names if not name.startswith("_")]
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("backend", written_backends())
+@pytest.mark.parametrize("module", REFERENCE_MODULES)
+def test_backends_share_the_references_names_in_its_order(backend, module):
+    reference_names = [
+        name
+        for name in public_definitions(ROOT / "reference" / f"{module}.py")
+        if name not in NUMPY_ONLY.get(module, ())
+    ]
+    backend_names = public_definitions(ROOT / backend / f"{module}.py")
+    missing = [name for name in reference_names if name not in backend_names]
+    assert not missing, f"{backend}/{module}.py lacks {missing}"
+    shared_in_backend_order = [name for name in backend_names if name in reference_names]
+    assert shared_in_backend_order == reference_names
+
+
+@pytest.mark.parametrize("backend", written_backends())
+def test_the_classes_of_activations_costs_and_regularizers_line_up(backend):
+    import importlib
+
+    for module in ("activations", "costs", "regularizers"):
+        ours, theirs = (importlib.import_module(f"{package}.{module}") for package in ("reference", backend))
+        table = {"activations": "ACTIVATIONS", "costs": "COSTS", "regularizers": "REGULARIZERS"}[module]
+        assert list(getattr(ours, table)) == list(getattr(theirs, table))
+        for name, cls in getattr(theirs, table).items():
+            assert cls.__name__ == getattr(ours, table)[name].__name__
+
+
+@pytest.mark.parametrize("package", BACKEND_PACKAGES)
+def test_no_backend_imports_another(package):
+    others = set(BACKEND_PACKAGES) - {package}
+    for path in (ROOT / package).glob("*.py"):
+        assert not imported_roots(path) & others, f"{path.relative_to(ROOT)} imports another backend"
+
+
+def test_the_reference_imports_no_framework():
+    for path in (ROOT / "reference").glob("*.py"):
+        assert not imported_roots(path) & FRAMEWORKS, path.name
+
+
+@pytest.mark.parametrize("module", BACKEND_FREE)
+def test_the_shared_spec_streams_and_policy_are_backend_free(module):
+    assert not imported_roots(ROOT / "conformance" / module) & (FRAMEWORKS | set(BACKEND_PACKAGES))
+
+
+@pytest.mark.parametrize("backend", written_backends())
+def test_every_backend_function_names_its_equation_or_chapter(backend):
+    """Each public function or method with math in it says in its docstring where the book has it."""
+    for module in ("activations", "costs", "regularizers"):
+        tree = ast.parse((ROOT / backend / f"{module}.py").read_text())
+        for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+            for method in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
+                doc = ast.get_docstring(method) or ""
+                if method.name in ("fn", "penalty", "shrink") and cls.name not in ("NoRegularizer",):
+                    assert "ch." in doc or "eq." in doc or "chapter" in doc, (
+                        f"{backend}/{module}.py {cls.name}.{method.name}"
+                    )
