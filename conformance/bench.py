@@ -2,7 +2,7 @@
 
 Every row trains the same network from the same initial parameters through the same epoch
 plans, so the rows do the same arithmetic and their times can be set side by side. Each row's
-figure is the median over several epochs, the rows taking turns epoch by epoch.
+figure is the median over several epochs; one backend at a time, its rows taking turns epoch by epoch.
 
 The rows' parameters are compared too, after one mini-batch and after the whole run: a
 baseline that is fast because it computes something else would show up there. After one step
@@ -42,9 +42,9 @@ class Row:
     backend: str = "numpy"
 
 
-# Untimed seconds between one backend's rows and the next's. A library's idle threads keep spinning
-# a while after its last call (OpenBLAS's ~0.1 s): on a machine with few cores they would take one
-# from the next row and slow the first row after every switch by ~10% at mini-batch 100.
+# Untimed seconds before each backend's rows. A library's idle threads keep spinning a while after
+# its last call (OpenBLAS's ~0.1 s): on a machine with few cores they would take one from the next
+# backend's first row, and slow it by ~10% at mini-batch 100.
 SWITCH_PAUSE = 0.3
 
 # row name -> (the ratio's name, its numerator row, its denominator row, format, target), printed after the row
@@ -207,16 +207,18 @@ def run_bench(
         one_step_params.append(parameters())
     runs = [start_row(start) for _, _, start_row in candidates]
     seconds = [[] for _ in candidates]
-    previous = candidates[-1][0]
-    for plan in plans:  # the rows take turns, epoch by epoch, so that a slow spell of the machine hits them all
-        for (backend, name, _), (run_epoch, _), times in zip(candidates, runs, seconds):
-            if backend != previous:
-                time.sleep(SWITCH_PAUSE)
-                previous = backend
-            started = time.perf_counter()
-            _quietly(run_epoch, plan)
-            times.append(time.perf_counter() - started)
-            log(f"  {name}: epoch {plan.epoch} took {times[-1]:.3f} s")
+    for backend in dict.fromkeys(backend for backend, _, _ in candidates):
+        # One backend at a time: a library's idle threads spin on after its last call and would
+        # slow the next library's rows. Within a backend the rows take turns, epoch by epoch, so
+        # that a slow spell of the machine hits them all; its ratios are the ones with targets.
+        time.sleep(SWITCH_PAUSE)
+        rows = [i for i, (row_backend, _, _) in enumerate(candidates) if row_backend == backend]
+        for plan in plans:
+            for i in rows:
+                started = time.perf_counter()
+                _quietly(runs[i][0], plan)
+                seconds[i].append(time.perf_counter() - started)
+                log(f"  {candidates[i][1]}: epoch {plan.epoch} took {seconds[i][-1]:.3f} s")
     return [
         Row(name, statistics.median(times), times, step_params, parameters(), backend)
         for (backend, name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
