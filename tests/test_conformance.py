@@ -181,6 +181,17 @@ def test_finite_differences_say_when_they_cannot_be_trusted(mnist):
     assert result.not_applicable and result.passed and result.detail["coordinates_checked"] == 0
 
 
+def test_conform_on_a_missing_gpu_is_one_line(run, backends):
+    if "torch" not in backends:
+        pytest.skip("torch is not installed")
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, out, err = run("conform", "--device", "cuda", "--case", "grad tanhx1")
+    assert code == 2 and "use --device cpu" in err and len(err.strip().splitlines()) == 1
+    assert "configuration" not in out  # nothing ran
+
+
 def test_the_json_refuses_to_overwrite_a_file(run, tmp_path):
     existing = tmp_path / "mine.json"
     existing.write_text("keep me")
