@@ -256,43 +256,27 @@ def check_trajectory(
     }
     results = []
     for a, b in backend_pairs(list(backends)):
-        per_step = [relative_difference(pa, pb) for pa, pb in zip(runs[a].after_step, runs[b].after_step)]
-        pair = f"{a} vs {b}"
-        results.append(
-            Result(
-                case.name,
-                f"first {steps} steps",
-                pair,
-                case.dtype,
-                max(per_step),
-                tolerances.STEPS[case.dtype],
-                {"per_step": per_step},
-            )
-        )
-        if whole_epoch:
-            results.append(
-                Result(
-                    case.name,
-                    "one epoch",
-                    pair,
-                    case.dtype,
-                    relative_difference(runs[a].after_epoch, runs[b].after_epoch),
-                    tolerances.EPOCH[case.dtype],
-                )
-            )
-            differences = {name: abs(runs[a].correct[name] - runs[b].correct[name]) for name in runs[a].correct}
-            allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in differences)
-            results.append(
-                Result(
-                    case.name,
-                    "correct counts",
-                    pair,
-                    case.dtype,
-                    max(differences.values()),
-                    allowed,
-                    {"correct": {a: runs[a].correct, b: runs[b].correct}},
-                )
-            )
+        results += _compare_runs(case, (a, b), runs, splits)
+    return results
+
+
+def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, splits: dict) -> list[Result]:
+    """Two backends' runs: the first steps, one by one; and, where an epoch was run, its parameters
+    and correct counts."""
+    pair, run, reference_run = f"{names[0]} vs {names[1]}", runs[names[0]], runs[names[1]]
+    per_step = [relative_difference(a, b) for a, b in zip(run.after_step, reference_run.after_step)]
+    steps = f"first {len(per_step)} steps"
+    results = [
+        Result(case.name, steps, pair, case.dtype, max(per_step), tolerances.STEPS[case.dtype], {"per_step": per_step})
+    ]
+    if run.after_epoch is None:
+        return results
+    epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
+    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, tolerances.EPOCH[case.dtype]))
+    differences = [abs(run.correct[name] - reference_run.correct[name]) for name in run.correct]
+    allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in run.correct)
+    counts = {"correct": {name: runs[name].correct for name in names}}
+    results.append(Result(case.name, "correct counts", pair, case.dtype, max(differences), allowed, counts))
     return results
 
 
