@@ -254,15 +254,34 @@ def check_trajectory(
         name: _run(backend, spec, params, plan, training, splits, _device(name, device), steps, whole_epoch)
         for name, backend in backends.items()
     }
+    sensitivity = {}
+    if whole_epoch and REFERENCE in backends:
+        sensitivity["rounding_sensitivity"] = rounding_sensitivity(
+            backends[REFERENCE], spec, params, plan, training, runs[REFERENCE]
+        )
     results = []
     for a, b in backend_pairs(list(backends)):
-        results += _compare_runs(case, (a, b), runs, splits)
+        results += _compare_runs(case, (a, b), runs, splits, sensitivity)
     return results
 
 
-def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, splits: dict) -> list[Result]:
+def rounding_sensitivity(reference, spec, params, plan, training, reference_run: _Run) -> float:
+    """How far the reference's own epoch moves when every initial weight moves by about one ulp.
+
+    Training amplifies rounding differences, by a factor that depends on the run (and the seed):
+    this is the yardstick for a difference between backends after an epoch. Two backends that
+    round differently cannot be expected to agree much better than this.
+    """
+    nudged = [(w * (1 + np.finfo(np.float64).eps), b) for w, b in params]
+    data = reference.prepare_data(training.images, training.labels, spec.network.layers[-1].size, spec.training.dtype)
+    model = reference.Model(spec, nudged)
+    model.train_epoch(data, plan, spec.training.eta)
+    return relative_difference(model.parameters(), reference_run.after_epoch)
+
+
+def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, splits: dict, sensitivity: dict):
     """Two backends' runs: the first steps, one by one; and, where an epoch was run, its parameters
-    and correct counts."""
+    (shown beside the reference's rounding sensitivity) and correct counts."""
     pair, run, reference_run = f"{names[0]} vs {names[1]}", runs[names[0]], runs[names[1]]
     per_step = [relative_difference(a, b) for a, b in zip(run.after_step, reference_run.after_step)]
     steps = f"first {len(per_step)} steps"
@@ -272,7 +291,7 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
     if run.after_epoch is None:
         return results
     epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
-    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, tolerances.EPOCH[case.dtype]))
+    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, tolerances.EPOCH[case.dtype], sensitivity))
     differences = [abs(run.correct[name] - reference_run.correct[name]) for name in run.correct]
     allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in run.correct)
     counts = {"correct": {name: runs[name].correct for name in names}}

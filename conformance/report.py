@@ -45,7 +45,7 @@ def _cell(result) -> str:
 
 
 def _growth_lines(outcome: Outcome) -> list[str]:
-    epochs = {(r.case, r.pair): r.value for r in outcome.results if r.check == "one epoch"}
+    epochs = {(r.case, r.pair): r for r in outcome.results if r.check == "one epoch"}
     lines = []
     for result in outcome.results:
         if "per_step" not in result.detail:
@@ -53,7 +53,12 @@ def _growth_lines(outcome: Outcome) -> list[str]:
         per_step = result.detail["per_step"]
         points = [f"step {k} {per_step[k - 1]:.1e}" for k in GROWTH_STEPS if k <= len(per_step)]
         if (result.case, result.pair) in epochs:
-            points.append(f"epoch {epochs[result.case, result.pair]:.1e}")
+            epoch = epochs[result.case, result.pair]
+            point = f"epoch {epoch.value:.1e}"
+            if "rounding_sensitivity" in epoch.detail:
+                moved = epoch.detail["rounding_sensitivity"]
+                point += f" (the reference against itself with its initial weights moved 1 ulp: {moved:.1e})"
+            points.append(point)
         lines.append(f"  {result.case}, {result.pair}: " + ", ".join(points))
     return lines
 
