@@ -266,13 +266,16 @@ def check_trajectory(
 
 
 def rounding_sensitivity(reference, spec, params, plan, training, reference_run: _Run) -> float:
-    """How far the reference's own epoch moves when every initial weight moves by about one ulp.
+    """How far the reference's own epoch moves when every initial weight moves by about one ulp
+    (of the training dtype).
 
     Training amplifies rounding differences, by a factor that depends on the run (and the seed):
     this is the yardstick for a difference between backends after an epoch. Two backends that
     round differently cannot be expected to agree much better than this.
     """
-    nudged = [(w * (1 + np.finfo(np.float64).eps), b) for w, b in params]
+    dtype = np.dtype(spec.training.dtype)
+    nudge = dtype.type(1 + np.finfo(dtype).eps)  # about one ulp of the training dtype
+    nudged = [(w.astype(dtype) * nudge, b) for w, b in params]
     data = reference.prepare_data(training.images, training.labels, spec.network.layers[-1].size, spec.training.dtype)
     model = reference.Model(spec, nudged)
     model.train_epoch(data, plan, spec.training.eta)

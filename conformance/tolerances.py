@@ -11,9 +11,13 @@ single elements, because an element near zero turns any rounding into a large ra
   (conformance.checks.converged_finite_difference): an entry that moves the cost by a few ulps
   only, or sits in a saturated net, is counted but not checked.
 - Training in float64: the parameters after each of the first steps agree to 1e-12; after one
-  whole epoch to 1e-8 (the issue's figure for the chapter 1 preset; rounding differences grow
-  through training, and the report shows by how much), and the validation and test correct
-  counts after that epoch are identical.
+  whole epoch to 1e-8, and the validation and test correct counts after that epoch are
+  identical. Training amplifies rounding differences, by a factor that depends on the run and
+  its seed, so the report shows each epoch's difference beside the reference's own: its epoch
+  with the initial weights moved by one ulp (checks.rounding_sensitivity). Conformance uses
+  seed 0, where the chapter 1 preset's epoch passes with room to spare; at some other seeds its
+  amplification is so large (a one-ulp nudge moves the reference by 4e-2 at seed 4) that no two
+  implementations that round differently could meet 1e-8.
 - float32 has its own, looser bounds: 1e-3 for gradients (a saturated sigmoid's 1 - a keeps few
   of float32's 24 bits), 1e-4 for the first steps, 1e-1 after an epoch, and correct counts within
   0.5 percent of the set (50 of MNIST's 10,000). The epoch bound is loose because training
