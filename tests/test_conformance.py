@@ -201,6 +201,11 @@ def test_conform_on_a_missing_gpu_is_one_line(run, backends):
     assert "configuration" not in out  # nothing ran
 
 
+def test_conform_with_nothing_to_compare_says_so(run):
+    code, out, _ = run("conform", "--backends", "numpy", "--case", "train ch1")
+    assert code == 0 and "no checks ran" in out
+
+
 def test_the_json_refuses_to_overwrite_a_file(run, tmp_path):
     existing = tmp_path / "mine.json"
     existing.write_text("keep me")
