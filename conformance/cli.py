@@ -26,6 +26,8 @@ from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
 from .training import EpochRecord, train
 
+DEVICES = ("cpu", "cuda", "mps")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -91,11 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     conform = commands.add_parser(
         "conform", help="prove that the backends agree: gradients and training runs, pair by pair"
     )
-    conform.add_argument(
-        "--backends",
-        default=",".join(backend_names()),
-        help=f"comma-separated backends to compare (default: {','.join(backend_names())}; missing ones are skipped)",
-    )
+    _add_backends_option(conform, "to compare")
     depth = conform.add_mutually_exclusive_group()
     depth.add_argument(
         "--quick", dest="mode", action="store_const", const="quick", help="the covering subset (default)"
@@ -103,9 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     depth.add_argument("--full", dest="mode", action="store_const", const="full", help="every configuration")
     conform.set_defaults(mode="quick")
     conform.add_argument("--case", default="", metavar="TEXT", help="only the configurations whose name contains TEXT")
-    conform.add_argument(
-        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the non-reference backends run"
-    )
+    _add_device_option(conform, "where the backends other than the reference run")
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     _add_data_option(conform)
@@ -118,16 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=5, metavar="K", help="epochs per row; each row reports the median (default 5)"
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
-    bench.add_argument(
-        "--backends",
-        default=",".join(backend_names()),
-        metavar="NAMES",
-        help=f"comma-separated backends whose rows to time (default {','.join(backend_names())}); "
-        "one that is not installed is skipped",
-    )
-    bench.add_argument(
-        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the torch rows run (default cpu)"
-    )
+    _add_backends_option(bench, "whose rows to time")
+    _add_device_option(bench, "where the torch rows run")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
@@ -136,9 +124,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="numpy", choices=backend_names())
+    _add_device_option(parser, "where the torch backend runs")
+
+
+def _add_backends_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    names = ",".join(backend_names())
     parser.add_argument(
-        "--device", default="cpu", choices=("cpu", "cuda", "mps"), help="where the torch backend runs (default cpu)"
+        "--backends",
+        default=names,
+        metavar="NAMES",
+        help=f"comma-separated backends {purpose} (default {names}); one that is not installed is skipped",
     )
+
+
+def _add_device_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help=f"{purpose} (default cpu)")
 
 
 def _add_data_option(parser: argparse.ArgumentParser) -> None:
