@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import NndlError
+from .errors import BackendNotInstalledError, NndlError
 
 # backend name -> (package, the extra that installs its framework)
 BACKENDS = {"numpy": ("reference", None), "torch": ("torch_impl", "torch")}
@@ -21,6 +21,6 @@ def load_backend(name: str):
     try:
         return importlib.import_module(package)
     except ImportError as error:
-        raise NndlError(
+        raise BackendNotInstalledError(
             f"the {name} backend is not installed ({error}); install it with: pip install 'nndl[{extra}]'"
         ) from None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backends import load_backend
-from .errors import NndlError
+from .errors import BackendNotInstalledError, NndlError
 from .spec import Spec
 from .streams import EpochPlan, epoch_plan, initial_parameters
 
@@ -185,7 +185,7 @@ def run_bench(
     for backend in backends:
         try:
             load_backend(backend)
-        except NndlError as error:
+        except BackendNotInstalledError as error:
             log(f"{backend} rows skipped: {error}")
             continue
         if backend == "numpy":

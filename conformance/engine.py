@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .backends import load_backend
 from .checks import REFERENCE, Result, check_gradients, check_trajectory
-from .errors import NndlError
+from .errors import BackendNotInstalledError, NndlError
 from .matrix import CHAPTER_1, TRAJECTORY_CASES, all_gradient_cases, covering_gradient_cases
 
 MODES = ("quick", "full")
@@ -39,9 +39,7 @@ def available_backends(names: list[str], log) -> tuple[dict, dict[str, str]]:
     for name in names:
         try:
             backends[name] = load_backend(name)
-        except NndlError as error:
-            if "not installed" not in str(error):
-                raise
+        except BackendNotInstalledError as error:
             skipped[name] = str(error)
             log(f"skipped: {error}")
     return backends, skipped

@@ -13,6 +13,10 @@ class DataError(NndlError):
     """MNIST could not be found, fetched, verified or read."""
 
 
+class BackendNotInstalledError(NndlError):
+    """A backend whose framework is not installed; the message says what to pip install."""
+
+
 class CheckpointError(NndlError):
     """A checkpoint that cannot be read, or does not fit the network it is loaded into."""
 

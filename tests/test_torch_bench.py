@@ -10,8 +10,7 @@ torch = pytest.importorskip("torch")
 
 import torch_impl
 from conformance import bench, cli
-from conformance.backends import backend_names
-from conformance.errors import NndlError
+from conformance.backends import BACKENDS, backend_names
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
 from torch_impl.baseline import bare_epoch
@@ -92,11 +91,7 @@ def test_bench_torch_alone_compares_with_the_torch_backend(nndl):
 
 
 def test_a_backend_that_is_not_installed_is_skipped_with_a_line(nndl, monkeypatch):
-    def load_backend(name):
-        if name == "torch":
-            raise NndlError("the torch backend is not installed (test); install it with: pip install 'nndl[torch]'")
-
-    monkeypatch.setattr(bench, "load_backend", load_backend)
+    monkeypatch.setitem(BACKENDS, "torch", ("no_such_package_for_nndl", "torch"))
     code, out, err = nndl(*SMALL_BENCH)
     assert code == 0, err
     assert "torch rows skipped: the torch backend is not installed" in err
