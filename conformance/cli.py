@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     depth.add_argument("--full", dest="mode", action="store_const", const="full", help="every configuration")
     conform.set_defaults(mode="quick")
     conform.add_argument("--case", default="", metavar="TEXT", help="only the configurations whose name contains TEXT")
+    conform.add_argument(
+        "--seed", type=int, default=0, help="seed of the shared streams: parameters, batches, masks (default 0)"
+    )
     _add_device_option(conform, "where the backends other than the reference run")
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
@@ -277,7 +280,7 @@ def run_conform(args) -> int:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     names = _backend_list(args.backends)
     mnist = load_mnist(args.data, log=_log)
-    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, log=_log)
+    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, log=_log)
     print(conformance_report.table(outcome))
     if args.json:
         text = json.dumps(conformance_report.to_json(outcome), indent=2)

@@ -26,6 +26,7 @@ class Outcome:
     backends: list[str]
     skipped: dict[str, str]  # backend -> why it did not run
     device: str
+    seed: int
     results: list[Result] = field(default_factory=list)
 
     @property
@@ -59,7 +60,7 @@ def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]
 
 
 def run_conformance(
-    mode: str, backend_names: list[str], mnist, device: str = "cpu", case_filter: str = "", log=print
+    mode: str, backend_names: list[str], mnist, device: str = "cpu", case_filter: str = "", seed: int = 0, log=print
 ) -> Outcome:
     if REFERENCE not in backend_names:
         raise NndlError(f"conformance compares against the reference: include {REFERENCE} in --backends")
@@ -70,12 +71,13 @@ def run_conformance(
     for name, backend in backends.items():
         if name != REFERENCE:
             backend.resolve_device(device)
-    outcome = Outcome(mode, list(backends), skipped, device)
+    outcome = Outcome(mode, list(backends), skipped, device, seed)
     splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
     for number, (case, how) in enumerate(planned, start=1):
         log(f"[{number}/{len(planned)}] {case.name}")
         if how:
-            outcome.results += check_trajectory(case, backends, splits, device, how["steps"], how["whole_epoch"])
+            steps, whole_epoch = how["steps"], how["whole_epoch"]
+            outcome.results += check_trajectory(case, backends, splits, device, steps, whole_epoch, seed)
         else:
-            outcome.results += check_gradients(case, backends, mnist.training, device)
+            outcome.results += check_gradients(case, backends, mnist.training, device, seed)
     return outcome

@@ -37,7 +37,10 @@ def table(outcome: Outcome) -> str:
 
 
 def _heading(outcome: Outcome) -> str:
-    line = f"nndl conform --{outcome.mode}: backends {', '.join(outcome.backends)} (device {outcome.device})"
+    line = (
+        f"nndl conform --{outcome.mode}: backends {', '.join(outcome.backends)} "
+        f"(device {outcome.device}, seed {outcome.seed})"
+    )
     for name, why in outcome.skipped.items():
         line += f"\n  {name} skipped, not failed: {why}"
     return line
@@ -86,6 +89,7 @@ def to_json(outcome: Outcome) -> dict:
         "backends": outcome.backends,
         "skipped": outcome.skipped,
         "device": outcome.device,
+        "seed": outcome.seed,
         "policy": tolerances.policy_lines(),
         "checks": len(outcome.results),
         "failed": len(outcome.failures),

@@ -201,6 +201,18 @@ def test_conform_on_a_missing_gpu_is_one_line(run, backends):
     assert "configuration" not in out  # nothing ran
 
 
+def test_the_seed_draws_other_parameters_batches_and_masks(run, tmp_path):
+    figures = {}
+    for seed in (0, 1):
+        path = tmp_path / f"seed{seed}.json"
+        code, out, _ = run("conform", "--case", "grad sigmoidx2", "--seed", seed, "--json", path)
+        assert code == 0 and f"seed {seed}" in out
+        report = json.loads(path.read_text())
+        assert report["seed"] == seed
+        figures[seed] = [result["value"] for result in report["results"]]
+    assert figures[0] != figures[1]
+
+
 def test_conform_with_nothing_to_compare_says_so(run):
     code, out, _ = run("conform", "--backends", "numpy", "--case", "train ch1")
     assert code == 0 and "no checks ran" in out
