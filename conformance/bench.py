@@ -26,7 +26,7 @@ import numpy as np
 from .backends import load_backend
 from .errors import BackendNotInstalledError, NndlError
 from .spec import Spec
-from .streams import EpochPlan, epoch_plan, initial_parameters
+from .streams import EpochPlan, epoch_plan, initial_parameters, one_step_plan
 
 # A row starts from given parameters and returns (run one epoch from a plan, its parameters now).
 StartRow = Callable[[list], tuple[Callable[[EpochPlan], None], Callable[[], list]]]
@@ -116,13 +116,11 @@ def torch_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, 
 
     import torch_impl
     from torch_impl.baseline import bare_epoch
-    from torch_impl.train import DTYPES
+    from torch_impl.train import torch_dtype
 
     training, eta = spec.training, spec.training.eta
     where = torch_impl.resolve_device(device)
-    # a Model refuses what the device cannot run (float64 on MPS) in one line: before the data goes there
-    torch_impl.Model(spec, [(np.zeros(w), np.zeros(b)) for w, b in spec.network.parameter_shapes], device)
-    dtype = DTYPES[training.dtype]
+    dtype = torch_dtype(training.dtype, where)
     n_classes = spec.network.layers[-1].size
     data = torch_impl.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype, device)
 
@@ -179,7 +177,7 @@ def run_bench(
     if device != "cpu" and "torch" not in backends:
         log(f"--device {device} is for the torch rows, and there are none: numpy runs on the CPU")
     plans = [epoch_plan(spec, len(training_split), epoch, seed) for epoch in range(1, epochs + 1)]
-    first_step = _first_batch(plans[0], spec.training.batch_size)
+    first_step = one_step_plan(plans[0], 0, spec.training.batch_size)
     start = initial_parameters(spec.network, seed)
     candidates = []  # (backend, row name, start_row)
     for backend in backends:
@@ -221,11 +219,6 @@ def run_bench(
         Row(name, statistics.median(times), times, step_params, parameters(), backend)
         for (backend, name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
     ]
-
-
-def _first_batch(plan: EpochPlan, batch_size: int) -> EpochPlan:
-    """The plan's first mini-batch alone, as a one-step epoch."""
-    return EpochPlan(plan.epoch, plan.order[:batch_size], [m if m is None else m[:batch_size] for m in plan.masks])
 
 
 def _quietly(run_epoch, plan) -> None:

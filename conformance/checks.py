@@ -15,7 +15,7 @@ import numpy as np
 
 from . import tolerances
 from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
-from .streams import EpochPlan, epoch_plan, initial_parameters
+from .streams import epoch_plan, initial_parameters, one_step_plan
 
 FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
@@ -308,7 +308,7 @@ def _run(backend, spec, params, plan, training, splits, device, steps, whole_epo
     model = backend.Model(spec, params, device)
     after_step = []
     for step in range(steps):
-        model.train_epoch(data, _one_step(plan, step, spec.training.batch_size), eta)
+        model.train_epoch(data, one_step_plan(plan, step, spec.training.batch_size), eta)
         after_step.append(model.parameters())
     run = _Run(after_step)
     if whole_epoch:
@@ -321,12 +321,6 @@ def _run(backend, spec, params, plan, training, splits, device, steps, whole_epo
                 backend.prepare_data(split.images, split.labels, n_classes, dtype, device)
             )[0]
     return run
-
-
-def _one_step(plan: EpochPlan, step: int, batch_size: int) -> EpochPlan:
-    """Mini-batch `step` (0 for the first) of the plan, alone, as a one-step plan."""
-    rows = slice(step * batch_size, (step + 1) * batch_size)
-    return EpochPlan(plan.epoch, plan.order[rows], [None if mask is None else mask[rows] for mask in plan.masks])
 
 
 def _device(backend_name: str, device: str) -> str:

@@ -14,13 +14,11 @@ def table(outcome: Outcome) -> str:
     for result in outcome.results:
         rows.setdefault((result.case, result.check), {})[result.pair] = result
     if not rows:
-        return "\n".join(
-            [
-                _heading(outcome),
-                "no checks ran: with one backend there is no pair to compare, and finite differences "
-                "check the reference's float64 gradients only",
-            ]
+        nothing = (
+            "no checks ran: with one backend there is no pair to compare, and finite differences "
+            "check the reference's float64 gradients only"
         )
+        return f"{_heading(outcome)}\n{nothing}"
     case_width = max(len(case) for case, _ in rows) + 2
     check_width = max(len(check) for _, check in rows) + 2
     lines = [_heading(outcome), "", "tolerance policy:"] + [f"  {line}" for line in tolerances.policy_lines()] + [""]

@@ -82,6 +82,12 @@ def epoch_plan(spec: Spec, n_examples: int, epoch: int, seed: int) -> EpochPlan:
     )
 
 
+def one_step_plan(plan: EpochPlan, step: int, batch_size: int) -> EpochPlan:
+    """Mini-batch `step` (0 for the first) of a plan, alone: training on it is one SGD step."""
+    rows = slice(step * batch_size, (step + 1) * batch_size)
+    return EpochPlan(plan.epoch, plan.order[rows], [None if mask is None else mask[rows] for mask in plan.masks])
+
+
 def batch_bounds(n_examples: int, batch_size: int) -> list[tuple[int, int]]:
     """Mini-batches [k, k + m) for k = 0, m, 2m, ...; the last one may be shorter."""
     return [(start, min(start + batch_size, n_examples)) for start in range(0, n_examples, batch_size)]

@@ -43,9 +43,17 @@ class Dataset:
 
 def prepare_data(images, labels, n_classes, dtype, device="cpu"):
     device = resolve_device(device)
-    x = torch.as_tensor(np.ascontiguousarray(images), device=device).to(DTYPES[dtype])
+    dtype = torch_dtype(dtype, device)
+    x = torch.as_tensor(np.ascontiguousarray(images), device=device).to(dtype)
     labels = torch.as_tensor(np.asarray(labels), device=device).long()
-    return Dataset(x=x, labels=labels, y=one_hot(labels, n_classes, DTYPES[dtype]))
+    return Dataset(x=x, labels=labels, y=one_hot(labels, n_classes, dtype))
+
+
+def torch_dtype(name, device):
+    """The torch dtype of a spec's dtype on a device, or a one-line error where the device has none."""
+    if device.type == "mps" and name == "float64":
+        raise NndlError("--device mps has no float64; use --dtype float32 there, or --device cpu")
+    return DTYPES[name]
 
 
 def resolve_device(name):
@@ -78,9 +86,7 @@ class Model:
     def __init__(self, spec, params, device="cpu"):
         self.spec = spec
         self.device = resolve_device(device)
-        if self.device.type == "mps" and spec.training.dtype == "float64":
-            raise NndlError("--device mps has no float64; use --dtype float32 there, or --device cpu")
-        self.network = Network(spec.network, params, DTYPES[spec.training.dtype], self.device)
+        self.network = Network(spec.network, params, torch_dtype(spec.training.dtype, self.device), self.device)
 
     def train_epoch(self, data, plan, eta, on_step=None):
         """One pass over the training data in the plan's order, one SGD step per mini-batch.
@@ -116,7 +122,7 @@ class Model:
 
     def gradients(self, x, y, masks, n):
         """The gradient of a batch's regularised mean cost, for NumPy x, y and masks, as NumPy pairs."""
-        dtype = DTYPES[self.spec.training.dtype]
+        dtype = torch_dtype(self.spec.training.dtype, self.device)
 
         def tensor(array):
             return None if array is None else torch.as_tensor(array, device=self.device)
