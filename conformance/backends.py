@@ -7,7 +7,7 @@ import importlib
 from .errors import BackendNotInstalledError, NndlError
 
 # backend name -> (package, the extra that installs its framework)
-BACKENDS = {"numpy": ("reference", None), "torch": ("torch_impl", "torch")}
+BACKENDS = {"numpy": ("reference", None), "torch": ("torch_impl", "torch"), "jax": ("jax_impl", "jax")}
 
 
 def backend_names() -> list[str]:

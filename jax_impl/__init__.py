@@ -1,1 +1,17 @@
-"""The JAX backend: the same modules as reference/, with jax.grad and jit. Not written yet."""
+"""The JAX backend: pure functions of a parameter pytree, gradients from jax.grad, an epoch in one jit.
+
+JAX computes in float32 unless its x64 mode is on, and then quietly turns a float64 request into
+float32. Conformance runs in float64, so importing jax_impl turns x64 mode on, here, for the
+whole process: arrays JAX makes without an explicit dtype are then float64, so every array this
+backend makes names its dtype, and a float32 spec stays float32. train.jax_dtype refuses float64
+if anything turns x64 off again.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # before the imports below, so before any array is made
+
+from .streams import NativeStreams
+from .train import Model, prepare_data, resolve_device
+
+__all__ = ["Model", "NativeStreams", "prepare_data", "resolve_device"]
