@@ -294,7 +294,8 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
     if run.after_epoch is None:
         return results
     epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
-    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, tolerances.EPOCH[case.dtype], sensitivity))
+    bound = tolerances.epoch_bound(case.dtype, sensitivity.get("rounding_sensitivity"))
+    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, bound, sensitivity))
     differences = [abs(run.correct[name] - reference_run.correct[name]) for name in run.correct]
     allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in run.correct)
     counts = {"correct": {name: runs[name].correct for name in names}}

@@ -10,20 +10,24 @@ single elements, because an element near zero turns any rounding into a large ra
   1e-3) to 1e-7 on the entries checked, which are those whose estimate can be trusted to 1e-8
   (conformance.checks.converged_finite_difference): an entry that moves the cost by a few ulps
   only, or sits in a saturated net, is counted but not checked.
-- Training in float64: the parameters after each of the first steps agree to 1e-12; after one
-  whole epoch to 1e-8, and the validation and test correct counts after that epoch are
-  identical. Training amplifies rounding differences, by a factor that depends on the run and
-  its seed, so the report shows each epoch's difference beside the reference's own: its epoch
-  with the initial weights moved by one ulp (checks.rounding_sensitivity). Conformance uses
-  seed 0, where the chapter 1 preset's epoch passes with room to spare; at some other seeds its
-  amplification is so large (a one-ulp nudge moves the reference by 4e-2 at seed 4) that no two
-  implementations that round differently could meet 1e-8.
+- Training in float64: the parameters after each of the first steps agree to 1e-12, and the
+  validation and test correct counts after one whole epoch are identical.
+- After one whole epoch, the yardstick is the run's own sensitivity to rounding: training
+  amplifies rounding differences by a factor that depends on the run (about 1e3 for chapter 3's
+  nets, 1e8 for chapter 1's large weights and eta 3), so no one fixed bound is both tight for a
+  calm run and fair to a chaotic one. checks.rounding_sensitivity trains the reference again
+  with its initial weights moved by one ulp; two backends must agree within 20 times that
+  difference, and never worse than 1e-6 (float64) or 1e-1 (float32) whatever the run. The factor
+  20 allows for a backend rounding differently at every step, not once at the start: measured,
+  the backends' differences are 0.3 to 5.3 times the one-ulp yardstick (README, Conformance).
+  Conformance uses seed 0; at some seeds the chapter 1 run is so chaotic (a one-ulp nudge moves
+  the reference by 4e-2 at seed 4) that no two implementations that round differently could
+  meet even the ceiling.
 - float32 has its own, looser bounds: 1e-3 for gradients (a saturated sigmoid's 1 - a keeps few
-  of float32's 24 bits), 1e-4 for the first steps, 1e-1 after an epoch, and correct counts within
-  0.5 percent of the set (50 of MNIST's 10,000). The epoch bound is loose because training
-  amplifies rounding: the chapter 1 preset (large weights, eta 3) turns float64's 1e-16 into
-  2e-9 over one epoch, a factor of about 1e7, and float32 starts from 1e-7. The report shows how
-  the difference grows from step to step; it is not hidden behind the bound.
+  of float32's 24 bits), 1e-4 for the first steps, and correct counts after an epoch within 1
+  percent of the set (100 of MNIST's 10,000): the chapter 1 run in float32 moves its own test
+  count by 49 to 57 when its initial weights move by one ulp. The report shows how the
+  difference grows from step to step; it is not hidden behind the bound.
 """
 
 from __future__ import annotations
@@ -31,8 +35,16 @@ from __future__ import annotations
 GRADIENT = {"float64": 1e-10, "float32": 1e-3}
 FINITE_DIFFERENCES = 1e-7  # float64 only: finite differences in float32 measure rounding, not gradients
 STEPS = {"float64": 1e-12, "float32": 1e-4}
-EPOCH = {"float64": 1e-8, "float32": 1e-1}
-CORRECT_COUNT_SHARE = {"float64": 0.0, "float32": 0.005}  # of the evaluated set's size
+EPOCH_SENSITIVITY_FACTOR = 20  # times the reference's own one-ulp rounding sensitivity
+EPOCH_CEILING = {"float64": 1e-6, "float32": 1e-1}
+CORRECT_COUNT_SHARE = {"float64": 0.0, "float32": 0.01}  # of the evaluated set's size
+
+
+def epoch_bound(dtype: str, rounding_sensitivity: float | None) -> float:
+    """The bound after one epoch: 20 times the run's one-ulp sensitivity, at most the dtype's ceiling."""
+    if rounding_sensitivity is None:
+        return EPOCH_CEILING[dtype]
+    return min(EPOCH_CEILING[dtype], EPOCH_SENSITIVITY_FACTOR * rounding_sensitivity)
 
 
 def policy_lines() -> list[str]:
@@ -44,7 +56,11 @@ def policy_lines() -> list[str]:
             f"reference vs finite differences (float64) <= {FINITE_DIFFERENCES:g}"
         ),
         f"training, each of the first steps: float64 <= {STEPS['float64']:g}, float32 <= {STEPS['float32']:g}",
-        f"training, after one epoch: float64 <= {EPOCH['float64']:g}, float32 <= {EPOCH['float32']:g}",
+        (
+            f"training, after one epoch: <= {EPOCH_SENSITIVITY_FACTOR} x the reference's own difference when its "
+            f"initial weights move 1 ulp, and at most {EPOCH_CEILING['float64']:g} (float64), "
+            f"{EPOCH_CEILING['float32']:g} (float32)"
+        ),
         (
             "correct counts after one epoch: float64 identical, float32 within "
             f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set"

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conformance import checks, engine, matrix
+from conformance import checks, engine, matrix, tolerances
 from conformance.backends import BACKENDS
 from conformance.checks import check_gradients, check_trajectory, relative_difference
 
@@ -224,3 +224,11 @@ def test_the_json_refuses_to_overwrite_a_file(run, tmp_path):
     code, _, err = run("conform", "--case", "grad tanhx1", "--json", existing)
     assert code == 2 and "--overwrite" in err
     assert existing.read_text() == "keep me"
+
+
+def test_the_epoch_bound_is_the_runs_own_rounding_sensitivity_times_20_below_a_ceiling():
+    assert tolerances.epoch_bound("float64", 5.7e-14) == pytest.approx(1.14e-12)  # a calm run: tight
+    assert tolerances.epoch_bound("float64", 2.7e-8) == pytest.approx(5.4e-7)  # chapter 1's amplification
+    assert tolerances.epoch_bound("float64", 3.8e-2) == 1e-6  # a chaotic seed meets the ceiling
+    assert tolerances.epoch_bound("float32", 6.6e-2) == 1e-1
+    assert tolerances.epoch_bound("float64", None) == 1e-6  # no reference run to measure it by
