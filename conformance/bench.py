@@ -40,6 +40,7 @@ class Row:
     params_after_one_step: list
     params_after_run: list
     backend: str = "numpy"
+    compile_seconds: float | None = None  # the first epoch's time minus the median, where it compiles
 
 
 # Untimed seconds before each backend's rows. A library's idle threads keep spinning a while after
@@ -58,7 +59,15 @@ RATIOS = {
         "at least 10x",
     ),
     "torch bare loop": ("torch backend / torch bare loop", "torch backend", "torch bare loop", ".2f", "at most 1.3x"),
+    "jax bare loop": ("jax backend / jax bare loop", "jax backend", "jax bare loop", ".2f", "at most 1.3x"),
 }
+
+# the row that stands for each backend when the bench names the fastest
+BACKEND_ROWS = {"numpy": "numpy reference", "torch": "torch backend", "jax": "jax backend"}
+
+# Backends that compile a network's epoch on its first call: their rows run one untimed epoch
+# first, on a throwaway copy of the parameters, and report the compilation apart.
+COMPILING_BACKENDS = {"jax"}
 
 
 def bare_loop_reason(spec: Spec) -> str | None:
@@ -160,6 +169,46 @@ def torch_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, 
     return [("torch backend", start_backend), *_bare_row("torch bare loop", start_bare, spec, log)]
 
 
+def jax_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, StartRow]]:
+    """The JAX backend and the bare jit + scan loop, as rows on `device`, with their own copy of the data there."""
+    import jax
+
+    import jax_impl
+    from jax_impl.baseline import bare_epoch
+    from jax_impl.train import jax_dtype
+
+    training, eta = spec.training, spec.training.eta
+    where = jax_impl.resolve_device(device)
+    dtype = jax_dtype(training.dtype)
+    n_classes = spec.network.layers[-1].size
+    data = jax_impl.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype, device)
+
+    def start_backend(params):
+        model = jax_impl.Model(spec, params, device)
+
+        def run_epoch(plan):
+            model.train_epoch(data, plan, eta)
+            jax.block_until_ready(model.params)  # JAX dispatches asynchronously: time the work, not its queueing
+
+        return run_epoch, model.parameters
+
+    def start_bare(params):
+        own = [tuple(jax.device_put(np.asarray(array, dtype=dtype), where) for array in pair) for pair in params]
+        cost = spec.network.cost
+
+        def run_epoch(plan):
+            order = jax.device_put(plan.order, where)
+            own[:] = bare_epoch(tuple(own), data.x, data.y, order, training.batch_size, eta, cost, training.lmbda)
+            jax.block_until_ready(own)
+
+        def parameters():
+            return [tuple(np.array(array) for array in pair) for pair in own]
+
+        return run_epoch, parameters
+
+    return [("jax backend", start_backend), *_bare_row("jax bare loop", start_bare, spec, log)]
+
+
 def run_bench(
     spec: Spec,
     training_split,
@@ -167,15 +216,15 @@ def run_bench(
     epochs: int,
     include_per_example: bool = True,
     log=print,
-    backends=("numpy", "torch"),
+    backends=("numpy", "torch", "jax"),
     device: str = "cpu",
 ):
     """Time each backend's rows on the same plans; a backend that is not installed is skipped, said in `log`.
 
-    numpy runs on the CPU; `device` is where the torch rows run.
+    numpy runs on the CPU; `device` is where the torch and jax rows run.
     """
-    if device != "cpu" and "torch" not in backends:
-        log(f"--device {device} is for the torch rows, and there are none: numpy runs on the CPU")
+    if device != "cpu" and not {"torch", "jax"} & set(backends):
+        log(f"--device {device} is for the torch and jax rows, and there are none: numpy runs on the CPU")
     plans = [epoch_plan(spec, len(training_split), epoch, seed) for epoch in range(1, epochs + 1)]
     first_step = one_step_plan(plans[0], 0, spec.training.batch_size)
     start = initial_parameters(spec.network, seed)
@@ -191,8 +240,7 @@ def run_bench(
         elif backend == "torch":
             rows = torch_rows(spec, training_split, device, log)
         else:
-            log(f"{backend} rows skipped: the bench has no rows for the {backend} backend yet")
-            continue
+            rows = jax_rows(spec, training_split, device, log)
         candidates += [(backend, name, start_row) for name, start_row in rows]
     if not candidates:
         raise NndlError(f"nothing to bench: none of the backends {', '.join(backends)} could run")
@@ -203,6 +251,7 @@ def run_bench(
         one_step_params.append(parameters())
     runs = [start_row(start) for _, _, start_row in candidates]
     seconds = [[] for _ in candidates]
+    first_epoch = [_first_epoch_seconds(backend, start_row, start, plans[0]) for backend, _, start_row in candidates]
     for backend in dict.fromkeys(backend for backend, _, _ in candidates):
         # One backend at a time: a library's idle threads spin on after its last call and would
         # slow the next library's rows. Within a backend the rows take turns, epoch by epoch, so
@@ -215,10 +264,22 @@ def run_bench(
                 _quietly(runs[i][0], plan)
                 seconds[i].append(time.perf_counter() - started)
                 log(f"  {candidates[i][1]}: epoch {plan.epoch} took {seconds[i][-1]:.3f} s")
-    return [
-        Row(name, statistics.median(times), times, step_params, parameters(), backend)
-        for (backend, name, _), (_, parameters), times, step_params in zip(candidates, runs, seconds, one_step_params)
-    ]
+    rows = []
+    for i, (backend, name, _) in enumerate(candidates):
+        median = statistics.median(seconds[i])
+        compile_seconds = None if first_epoch[i] is None else max(0.0, first_epoch[i] - median)
+        rows.append(Row(name, median, seconds[i], one_step_params[i], runs[i][1](), backend, compile_seconds))
+    return rows
+
+
+def _first_epoch_seconds(backend: str, start_row: StartRow, start: list, plan: EpochPlan) -> float | None:
+    """For a backend that compiles, the time of its first epoch, run on a copy that is then thrown away."""
+    if backend not in COMPILING_BACKENDS:
+        return None
+    run_epoch, _ = start_row(start)
+    started = time.perf_counter()
+    _quietly(run_epoch, plan)
+    return time.perf_counter() - started
 
 
 def _quietly(run_epoch, plan) -> None:
@@ -242,8 +303,9 @@ def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: st
         f"bench {spec.name}: sizes {list(spec.network.sizes)}, mini-batch {spec.training.batch_size}, "
         f"{spec.training.dtype}, {n_examples:,} examples, median of {epochs} epoch(s)"
     )
-    if any(row.backend == "torch" for row in rows):
-        header += f", torch on {device}"
+    on_device = sorted({row.backend for row in rows} - {"numpy"})
+    if on_device:
+        header += f", {' and '.join(on_device)} on {device}"
     column = f"vs {against}"
     width = max(13, len(column))
     lines = [header, f"  {'row':44s} {'epoch (s)':>10s} {column:>{width}s}"]
@@ -264,7 +326,28 @@ def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: st
             f"  parameters, {against} vs {row.name}: largest |difference| {one_step:.3g} after one step, "
             f"{whole_run:.3g} after the run"
         )
+    lines += [
+        f"{row.name}: compiling the epoch took {row.compile_seconds:.2f} s (its first epoch less the median), "
+        "not counted above"
+        for row in rows
+        if row.compile_seconds is not None
+    ]
+    lines.append(fastest_line(spec, rows, device))
     return "\n".join(lines)
+
+
+def fastest_line(spec: Spec, rows: list[Row], device: str) -> str:
+    """The line that names the fastest backend for this net here, each backend by its backend row."""
+    timed = sorted(
+        (row.epoch_seconds, backend) for backend, name in BACKEND_ROWS.items() for row in rows if row.name == name
+    )
+    others = ", ".join(f"{backend} {seconds:.3f} s" for seconds, backend in timed[1:])
+    seconds, fastest = timed[0]
+    against = f" (against {others})" if others else " (the only backend benched)"
+    return (
+        f"fastest backend on this machine for {spec.name} at mini-batch {spec.training.batch_size}, "
+        f"{spec.training.dtype}, {device}: {fastest}, {seconds:.3f} s an epoch{against}"
+    )
 
 
 def to_json(spec: Spec, rows: list[Row], device: str = "cpu") -> dict:
@@ -274,6 +357,13 @@ def to_json(spec: Spec, rows: list[Row], device: str = "cpu") -> dict:
         "dtype": spec.training.dtype,
         "device": device,
         "rows": [
-            {"name": row.name, "epoch_seconds": row.epoch_seconds, "all_epoch_seconds": row.all_seconds} for row in rows
+            {
+                "name": row.name,
+                "epoch_seconds": row.epoch_seconds,
+                "all_epoch_seconds": row.all_seconds,
+                "compile_seconds": row.compile_seconds,
+            }
+            for row in rows
         ],
+        "fastest": fastest_line(spec, rows, device),
     }

@@ -9,6 +9,9 @@ import pytest
 
 from conformance import cli
 
+# a bench of a few seconds: one epoch of 1,000 images per row
+SMALL_BENCH = ("--preset", "ch1-sigmoid-30", "--repeat", "1", "--train-size", "1000", "--no-per-example")
+
 # a spec whose first steps overflow: eta = 1e200 on a ReLU net
 DIVERGING_SPEC = """\
 name = "diverges"

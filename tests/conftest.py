@@ -83,3 +83,15 @@ def nndl(capsys, mnist_path):
         return Result(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def nndl_bench(nndl, mnist, monkeypatch):
+    """Run `nndl bench ARGS...` on the session's MNIST, read once; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(cli, "load_mnist", lambda path, **options: mnist)
+
+    def run(*args):
+        result = nndl("bench", *args)
+        return result.code, result.out, result.err
+
+    return run

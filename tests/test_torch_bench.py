@@ -9,10 +9,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import torch_impl
-from conformance import bench, cli
+from conformance import bench
 from conformance.backends import BACKENDS, backend_names
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
+from tests.cli_support import SMALL_BENCH
 from torch_impl.baseline import bare_epoch
 
 TRAIN_SIZE = 2000  # 200 steps an epoch at mini-batch 10
@@ -44,26 +45,9 @@ def test_the_bare_loop_matches_the_backend(mnist, preset, changes):
     assert not np.allclose(model.parameters()[0][0], start[0][0])  # it trained
 
 
-@pytest.fixture
-def nndl(capsys, mnist, mnist_path, monkeypatch):
-    """Run `nndl bench ARGS...` in-process on the session's MNIST; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(cli, "load_mnist", lambda path, **options: mnist)
-
-    def run(*args):
-        capsys.readouterr()
-        code = cli.main(["bench", *map(str, args), "--data", str(mnist_path)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-SMALL_BENCH = ("--preset", "ch1-sigmoid-30", "--repeat", "1", "--train-size", "1000", "--no-per-example")
-
-
-def test_bench_times_the_torch_rows(nndl, tmp_path: Path):
+def test_bench_times_the_torch_rows(nndl_bench, tmp_path: Path):
     path = tmp_path / "bench.json"
-    code, out, err = nndl(*SMALL_BENCH, "--backends", "numpy,torch", "--json", path)
+    code, out, err = nndl_bench(*SMALL_BENCH, "--backends", "numpy,torch", "--json", path)
     assert code == 0, err
     assert "torch backend / torch bare loop: " in out and "(target: at most 1.3x)" in out
     assert "reference / bare loop: " in out
@@ -83,25 +67,25 @@ def test_bench_times_the_torch_rows(nndl, tmp_path: Path):
         assert float(line.split("largest |difference| ")[1].split(" after one step")[0]) < 1e-12, line
 
 
-def test_bench_torch_alone_compares_with_the_torch_backend(nndl):
-    code, out, err = nndl(*SMALL_BENCH, "--backends", "torch")
+def test_bench_torch_alone_compares_with_the_torch_backend(nndl_bench):
+    code, out, err = nndl_bench(*SMALL_BENCH, "--backends", "torch")
     assert code == 0, err
     assert "numpy" not in out
     assert "parameters, torch backend vs torch bare loop: largest |difference| 0 after one step" in out
 
 
-def test_a_backend_that_is_not_installed_is_skipped_with_a_line(nndl, monkeypatch):
+def test_a_backend_that_is_not_installed_is_skipped_with_a_line(nndl_bench, monkeypatch):
     monkeypatch.setitem(BACKENDS, "torch", ("no_such_package_for_nndl", "torch"))
-    code, out, err = nndl(*SMALL_BENCH)
+    code, out, err = nndl_bench(*SMALL_BENCH)
     assert code == 0, err
     assert "torch rows skipped: the torch backend is not installed" in err
     assert "torch backend" not in out and "numpy bare loop" in out
 
 
-@pytest.mark.parametrize("names", ["numpy,jax", "tensorflow", ","])
-def test_bench_refuses_unknown_backends_in_one_line(nndl, monkeypatch, names):
+@pytest.mark.parametrize("names", ["numpy,mxnet", "tensorflow", ","])
+def test_bench_refuses_unknown_backends_in_one_line(nndl_bench, monkeypatch, names):
     monkeypatch.setattr(bench, "run_bench", lambda *args, **kwargs: pytest.fail("bench ran"))
-    code, _, err = nndl("--preset", "ch1-sigmoid-30", "--backends", names)
+    code, _, err = nndl_bench("--preset", "ch1-sigmoid-30", "--backends", names)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nndl: error: --backends"), err
