@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import bench as benchmark
+from . import fastest
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import backend_names, load_backend
@@ -62,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
     training = commands.add_parser("train", help="train a network and report accuracy per epoch")
     _add_spec_options(training, with_load=True)
-    _add_backend_options(training)
+    _add_backend_options(training, with_auto=True)
+    training.add_argument(
+        "--remeasure", action="store_true", help="with --backend auto: time the backends again, whatever the cache says"
+    )
     training.add_argument("--seed", type=int, default=0, help="seed of the shared random streams (default 0)")
     training.add_argument(
         "--rng",
@@ -118,15 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
     _add_backends_option(bench, "whose rows to time")
-    _add_device_option(bench, "where the torch rows run")
+    _add_device_option(bench, "where the torch and jax rows run")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
     return parser
 
 
-def _add_backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="numpy", choices=backend_names())
+def _add_backend_options(parser: argparse.ArgumentParser, with_auto: bool = False) -> None:
+    choices = [*backend_names(), "auto"] if with_auto else backend_names()
+    auto = ", auto: the fastest installed one for the net on this machine (measured once, then cached)"
+    parser.add_argument(
+        "--backend", default="numpy", choices=choices, help="default numpy" + (auto if with_auto else "")
+    )
     _add_device_option(parser, "where the torch backend runs")
 
 
@@ -214,6 +222,14 @@ def run_train(args) -> None:
         check_savable(Path(args.save), spec)
     if args.plot:
         _require_matplotlib()
+    if args.remeasure and args.backend != "auto":
+        raise NndlError("--remeasure goes with --backend auto")
+    splits = None
+    if args.backend == "auto":
+        splits = _splits(spec, args.data)
+        choice = fastest.fastest_backend(spec, splits["training"], args.device, _log, args.remeasure)
+        _log(choice.describe(spec, args.device))
+        args.backend = choice.backend  # from here on, the run is the one `--backend CHOSEN` would make
     backend = load_backend(args.backend)
     backend.resolve_device(args.device)
     streams = _streams(backend, args)
@@ -221,7 +237,7 @@ def run_train(args) -> None:
     if checkpoint is not None:
         check_parameters(spec.network, checkpoint.params, args.load)
         initial, first_epoch = checkpoint.params, checkpoint.metadata.get("epochs_trained", 0) + 1
-    splits = _splits(spec, args.data)
+    splits = splits or _splits(spec, args.data)
     print(_run_header(spec, args, splits))
     reporter = _ConsoleReporter(show_progress=not args.quiet)
     history, model = train(backend, spec, splits, args.seed, initial, reporter, first_epoch, args.device, streams)

@@ -84,7 +84,11 @@ def epoch_plan(spec: Spec, n_examples: int, epoch: int, seed: int) -> EpochPlan:
 
 def one_step_plan(plan: EpochPlan, step: int, batch_size: int) -> EpochPlan:
     """Mini-batch `step` (0 for the first) of a plan, alone: training on it is one SGD step."""
-    rows = slice(step * batch_size, (step + 1) * batch_size)
+    return plan_rows(plan, slice(step * batch_size, (step + 1) * batch_size))
+
+
+def plan_rows(plan: EpochPlan, rows: slice) -> EpochPlan:
+    """Part of an epoch: the examples the plan visits at positions `rows`, with their masks."""
     return EpochPlan(plan.epoch, plan.order[rows], [None if mask is None else mask[rows] for mask in plan.masks])
 
 
