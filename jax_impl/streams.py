@@ -39,11 +39,14 @@ class NativeStreams:
 
     def initial_parameters(self, network, seed):
         """As conformance.streams.initial_parameters: biases first, then weights, in float64."""
+        from .train import jax_dtype  # here, not at the top: train imports this module
+
+        float64 = jax_dtype("float64")  # refuses, rather than drawing float32 quietly, if x64 is off
         shapes = network.parameter_shapes
         keys = jax.random.split(self._key(seed, INIT_STREAM), 2 * len(shapes))  # one per array
-        biases = [jax.random.normal(key, b_shape, jnp.float64) for key, (_, b_shape) in zip(keys, shapes)]
+        biases = [jax.random.normal(key, b_shape, float64) for key, (_, b_shape) in zip(keys, shapes)]
         weights = [
-            jax.random.normal(key, w_shape, jnp.float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)
+            jax.random.normal(key, w_shape, float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)
         ]
         if network.init == "default":
             weights = [w / np.sqrt(w.shape[1]) for w in weights]

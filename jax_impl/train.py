@@ -107,9 +107,10 @@ class Model:
         network, training = self.spec.network, self.spec.training
         batches = _scanned_batches(network, plan, training.batch_size, self.dtype, self.device)
         step_size = jnp.asarray(eta, self.dtype)
-        params, _ = _scanned_epoch(self.params, data.x, data.y, batches, step_size, network, training, False)
+        rule = _Regularization(training.regularizer, training.lmbda)
+        params, _ = _scanned_epoch(self.params, data.x, data.y, batches, step_size, network, rule, False)
         if not _all_finite(params):
-            _, finite = _scanned_epoch(self.params, data.x, data.y, batches, step_size, network, training, True)
+            _, finite = _scanned_epoch(self.params, data.x, data.y, batches, step_size, network, rule, True)
             raise DivergenceError(plan.epoch, int(np.argmin(np.asarray(finite))) + 1, eta)
         self.params = params
         for _ in range(len(batches.rows) if on_step is not None else 0):
@@ -132,6 +133,14 @@ class Model:
     def _array(self, array):
         """A NumPy array as a JAX array of the spec's dtype on this model's device."""
         return jax.device_put(np.asarray(array, dtype=self.dtype), self.device)
+
+
+class _Regularization(NamedTuple):
+    """What sgd_step reads of the training settings: all that the compiled epoch is specialised on, so
+    that a new eta, number of epochs or schedule reuses it."""
+
+    regularizer: str
+    lmbda: float
 
 
 class _Batches(NamedTuple):
@@ -167,7 +176,7 @@ def _scanned_batches(network, plan, batch_size, dtype, device):
 
 
 @partial(jax.jit, static_argnums=(5, 6, 7))
-def _scanned_epoch(params, x, y, batches, eta, network, training, check_each_step):
+def _scanned_epoch(params, x, y, batches, eta, network, regularization, check_each_step):
     """Every SGD step of an epoch, as one lax.scan; with check_each_step, also whether each step left
     the parameters finite."""
     n = x.shape[0]  # the whole training set: the n of lambda / n
@@ -175,7 +184,7 @@ def _scanned_epoch(params, x, y, batches, eta, network, training, check_each_ste
     def step(params, batch):
         masks = batch.masks if batch.keys is None else step_masks(network, batch.keys, batch.rows.shape[0])
         grads = backprop(network, params, x[batch.rows], y[batch.rows], masks, batch.real)
-        params = sgd_step(training, params, grads, eta, n)
+        params = sgd_step(regularization, params, grads, eta, n)
         return params, (_all_finite(params) if check_each_step else None)
 
     return jax.lax.scan(step, params, batches)
