@@ -36,19 +36,23 @@ def _inference(network, params, x):
     return z, a
 
 
-def backprop(network, params, x, y, masks, real):
+def backprop(network, params, x, y, masks, real=None):
     """The gradient of the batch's mean cost C = (1/m) sum_x C_x, layer by layer: ((dC/dW, dC/db), ...).
 
-    BP1-BP4 are what jax.grad computes, from the end of the forward pass back. `real` is 1 for
-    each of the batch's examples and 0 for a row that only pads a short last batch to the
-    others' shape (see train._scanned_batches): m counts the real rows, the batch's own size.
+    BP1-BP4 are what jax.grad computes, from the end of the forward pass back. `real`, where
+    given, is 1 for each of the batch's examples and 0 for a row that only pads a short last
+    batch to the others' shape (see train._scanned_batches): m counts the real rows, the batch's
+    own size.
     """
     return jax.grad(lambda p: _mean_cost(network, p, x, y, masks, real))(params)
 
 
 def _mean_cost(network, params, x, y, masks, real):
     z, a = _forward(network, params, x, masks)
-    return jnp.sum(COSTS[network.cost].fn(z, a, y) * real) / jnp.sum(real)
+    per_example = COSTS[network.cost].fn(z, a, y)
+    if real is None:
+        return jnp.mean(per_example)
+    return jnp.sum(per_example * real) / jnp.sum(real)
 
 
 def _forward(network, params, x, masks):

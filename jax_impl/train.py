@@ -147,7 +147,7 @@ class _Batches(NamedTuple):
     """An epoch's mini-batches stacked for lax.scan, one leading row per step."""
 
     rows: jax.Array  # (steps, m): indices into the training set, a short last batch padded with 0
-    real: jax.Array  # (steps, m): 1 for a real example, 0 for padding
+    real: jax.Array | None  # (steps, m): 1 for a real example, 0 for padding; None when there is none
     masks: list  # per layer, (steps, m, n_in) dropout keep-masks or None; None when drawn from `keys`
     keys: jax.Array | None  # (steps,) jax.random keys, one per step, for --rng native
 
@@ -156,14 +156,17 @@ def _scanned_batches(network, plan, batch_size, dtype, device):
     """The plan's order (and masks) cut into mini-batches of equal shape for the scan, on `device`.
 
     A last, shorter batch is padded to m rows; `real` marks the padding, which the mean cost
-    leaves out, so that the step still divides by that batch's own size.
+    leaves out, so that the step still divides by that batch's own size. (With no padding,
+    `real` is None and the mean is a plain one: a different shape of input, compiled apart.)
     """
     n_rows = len(plan.order)
     n_steps = len(batch_bounds(n_rows, batch_size))
     padding = n_steps * batch_size - n_rows
-    real = np.ones(n_steps * batch_size, dtype=dtype)
-    real[n_rows:] = 0
-    real = real.reshape(n_steps, batch_size)
+    real = None
+    if padding:
+        real = np.ones(n_steps * batch_size, dtype=dtype)
+        real[n_rows:] = 0
+        real = real.reshape(n_steps, batch_size)
     if isinstance(plan, NativeEpochPlan):  # its order is already on the device: pad it there
         rows = jnp.pad(plan.order, (0, padding)).reshape(n_steps, batch_size)
         return _Batches(rows, jax.device_put(real, device), [None] * len(network.layers), plan.step_keys)
