@@ -13,13 +13,14 @@ single elements, because an element near zero turns any rounding into a large ra
 - Training in float64: the parameters after each of the first steps agree to 1e-12, and the
   validation and test correct counts after one whole epoch are identical.
 - After one whole epoch, the yardstick is the run's own sensitivity to rounding: training
-  amplifies rounding differences by a factor that depends on the run (about 1e3 for chapter 3's
-  nets, 1e8 for chapter 1's large weights and eta 3), so no one fixed bound is both tight for a
-  calm run and fair to a chaotic one. checks.rounding_sensitivity trains the reference again
-  with its initial weights moved by one ulp; two backends must agree within 20 times that
-  difference, and never worse than 1e-6 (float64) or 1e-1 (float32) whatever the run. The factor
-  20 allows for a backend rounding differently at every step, not once at the start: measured,
-  the backends' differences are 0.3 to 5.3 times the one-ulp yardstick (README, Conformance).
+  amplifies rounding differences by a factor that depends on the run (from about 10 to 1e4 for
+  chapter 3's nets, 1e8 for chapter 1's large weights and eta 3), so no one fixed bound is both
+  tight for a calm run and fair to a chaotic one. checks.rounding_sensitivity trains the
+  reference again with its initial weights moved by one ulp; two backends must agree within 20
+  times that difference, and never worse than 1e-6 (float64) or 1e-1 (float32) whatever the
+  run. The factor 20 allows for a backend rounding differently at every step, not once at the
+  start: measured, the backends' differences are 0.1 to 5.9 times the one-ulp yardstick
+  (README, Conformance).
   Conformance uses seed 0; at some seeds the chapter 1 run is so chaotic (a one-ulp nudge moves
   the reference by 4e-2 at seed 4) that no two implementations that round differently could
   meet even the ceiling.

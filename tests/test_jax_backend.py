@@ -307,28 +307,26 @@ def test_no_function_in_the_streams_has_a_default_key():
 # -- 4. devices that are not there ------------------------------------------------------------
 
 
-@pytest.mark.skipif(jax_sees_a_gpu(), reason="this jax sees a GPU")
-@pytest.mark.parametrize("command", ["train", "evaluate", "train --rng native"])
-def test_device_cuda_without_a_gpu(nndl, tmp_path, monkeypatch, command):
+WITHOUT_A_GPU = pytest.mark.skipif(jax_sees_a_gpu(), reason="this jax sees a GPU")
+
+
+@pytest.mark.parametrize(
+    ("command", "device", "says"),
+    [
+        pytest.param("train", "cuda", "sees no GPU", marks=WITHOUT_A_GPU),
+        pytest.param("evaluate", "cuda", "sees no GPU", marks=WITHOUT_A_GPU),
+        pytest.param("train --rng native", "cuda", "sees no GPU", marks=WITHOUT_A_GPU),
+        ("train", "mps", "does not run on Apple MPS"),
+        ("evaluate", "mps", "does not run on Apple MPS"),
+    ],
+)
+def test_a_device_jax_cannot_use_is_one_line(nndl, tmp_path, monkeypatch, command, device, says):
     checkpoint = untrained_checkpoint(tmp_path)
     forbid_training(monkeypatch)
     saved = tmp_path / "out.npz"
     if command == "evaluate":
-        result = nndl("evaluate", checkpoint, "--backend", "jax", "--device", "cuda")
+        result = nndl("evaluate", checkpoint, "--backend", "jax", "--device", device)
     else:
-        result = nndl(*command.split(), "--backend", "jax", "--device", "cuda", *SMALL, "--save", saved)
-    assert_one_line_error(result, "--device cuda", "sees no GPU", "use --device cpu")
-    assert not saved.exists()
-
-
-@pytest.mark.parametrize("command", ["train", "evaluate"])
-def test_device_mps_is_refused(nndl, tmp_path, monkeypatch, command):
-    checkpoint = untrained_checkpoint(tmp_path)
-    forbid_training(monkeypatch)
-    saved = tmp_path / "out.npz"
-    if command == "evaluate":
-        result = nndl("evaluate", checkpoint, "--backend", "jax", "--device", "mps")
-    else:
-        result = nndl("train", "--backend", "jax", "--device", "mps", *SMALL, "--save", saved)
-    assert_one_line_error(result, "--device mps", "use --device cpu")
+        result = nndl(*command.split(), "--backend", "jax", "--device", device, *SMALL, "--save", saved)
+    assert_one_line_error(result, f"--device {device}", says, "use --device cpu")
     assert not saved.exists()
