@@ -12,6 +12,7 @@ file the user already has unless asked to.
 
 from __future__ import annotations
 
+import itertools
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -141,7 +142,7 @@ def _load_network2(path: Path) -> Checkpoint:
         params = [
             (np.array(w, dtype=np.float64), np.array(b, dtype=np.float64).reshape(-1)) for w, b in zip(weights, biases)
         ]
-        expected = [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes, sizes[1:])]
+        expected = [((n_out, n_in), (n_out,)) for n_in, n_out in itertools.pairwise(sizes)]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is not a network2 JSON file ({type(error).__name__}: {error})") from None
     if len(weights) != len(expected) or len(biases) != len(expected):

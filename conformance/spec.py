@@ -23,6 +23,7 @@ from the book's programs it says so here, and a preset reproduces the book:
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -338,7 +339,7 @@ class _SpecReader:
         value = self.present(tree, name, key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"expected a number, got {_describe(value)}")
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise self.error(key, f"must be finite, got {value}")
         if minimum is not None and value < minimum:
             raise self.error(

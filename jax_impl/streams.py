@@ -45,9 +45,7 @@ class NativeStreams:
         shapes = network.parameter_shapes
         keys = jax.random.split(self._key(seed, INIT_STREAM), 2 * len(shapes))  # one per array
         biases = [jax.random.normal(key, b_shape, float64) for key, (_, b_shape) in zip(keys, shapes)]
-        weights = [
-            jax.random.normal(key, w_shape, float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)
-        ]
+        weights = [jax.random.normal(key, w_shape, float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)]
         if network.init == "default":
             weights = [w / np.sqrt(w.shape[1]) for w in weights]
         return [(np.asarray(w), np.asarray(b)) for w, b in zip(weights, biases)]

@@ -165,7 +165,7 @@ class _NamedSplit:
 
 
 def test_early_stopping_after_n_epochs_without_a_new_best():
-    history, etas = scripted_run([5, 6, 6, 7, 7, 7, 9, 9], early_stopping_patience=2)
+    history, _ = scripted_run([5, 6, 6, 7, 7, 7, 9, 9], early_stopping_patience=2)
     assert [r.epoch for r in history.records] == [1, 2, 3, 4, 5, 6]
     assert "early stopping" in history.stop_reason
     assert history.best_validation.epoch == 4
