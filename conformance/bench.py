@@ -71,7 +71,7 @@ COMPILING_BACKENDS = {"jax"}
 
 
 def bare_loop_reason(spec: Spec) -> str | None:
-    """Why the bare loops (NumPy's and torch's) cannot run this spec, or None when they can."""
+    """Why the bare loops (NumPy's, torch's and JAX's) cannot run this spec, or None when they can."""
     network = spec.network
     if any(layer.activation != "sigmoid" for layer in network.layers):
         return "the bare loop is written for sigmoid layers only"

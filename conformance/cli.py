@@ -135,7 +135,7 @@ def _add_backend_options(parser: argparse.ArgumentParser, with_auto: bool = Fals
     parser.add_argument(
         "--backend", default="numpy", choices=choices, help="default numpy" + (auto if with_auto else "")
     )
-    _add_device_option(parser, "where the torch backend runs")
+    _add_device_option(parser, "where the torch or jax backend runs")
 
 
 def _add_backends_option(parser: argparse.ArgumentParser, purpose: str) -> None:
