@@ -66,7 +66,10 @@ def _growth_lines(outcome: Outcome) -> list[str]:
             point = f"epoch {epoch.value:.1e}"
             if "rounding_sensitivity" in epoch.detail:
                 moved = epoch.detail["rounding_sensitivity"]
-                point += f" (the reference against itself with its initial weights moved 1 ulp: {moved:.1e})"
+                point += (
+                    f" (the reference against itself with its initial weights moved 1 ulp: {moved:.1e}; "
+                    f"bound {epoch.bound:.1e})"
+                )
             points.append(point)
         lines.append(f"  {result.case}, {result.pair}: " + ", ".join(points))
     return lines

@@ -74,6 +74,8 @@ def test_an_epoch_is_shown_beside_the_references_own_rounding_sensitivity(backen
     results = check_trajectory(case, backends, splits, "cpu", steps=1, whole_epoch=True)
     epochs = [result for result in results if result.check == "one epoch"]
     assert epochs and all(0 < result.detail["rounding_sensitivity"] < 1e-12 for result in epochs)
+    for result in epochs:  # the bound is the run's own: 20 times that sensitivity, far below the ceiling
+        assert result.bound == pytest.approx(20 * result.detail["rounding_sensitivity"]) and result.passed
 
 
 # -- the checks can fail -------------------------------------------------------------------------
