@@ -251,7 +251,7 @@ def test_rng_native_is_reproducible_its_own_and_drops_out(nndl, tmp_path, framew
     assert run["spec"]["network"]["layers"][1]["dropout"] == 0.5
     assert correct_counts(run) == correct_counts(run_again)
     assert_same_params(params, params_again)
-    assert all(validation > 3_000 for validation, _ in correct_counts(run))  # it learns
+    assert correct_counts(run)[-1][0] > 5_000  # it learns (chance is 1,000 of 10,000)
     for name in ("other", "shared", "without"):  # another seed, the shared streams, no masks
         assert correct_counts(runs[name][0]) != correct_counts(run)
         assert params_differ(runs[name][1], params)

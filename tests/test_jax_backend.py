@@ -141,16 +141,19 @@ def test_the_command_line_never_trains_float64_in_float32(nndl, tmp_path, reques
 
 @pytest.fixture
 def compilations():
-    """The names of the functions JAX compiles while the test runs (from jax.monitoring's events)."""
+    """The names of the functions JAX compiles while the test runs (from jax.monitoring's events;
+    None where this jax's event does not name the function)."""
     compiled = []
 
     def listen(event, seconds, **details):
         if event.endswith("backend_compile_duration"):
-            compiled.append(details.get("fun_name", event))
+            compiled.append(details.get("fun_name"))
 
     jax.monitoring.register_event_duration_secs_listener(listen)
     yield compiled
-    jax.monitoring.unregister_event_duration_listener(listen)
+    unregister = getattr(jax.monitoring, "unregister_event_duration_listener", None)
+    if unregister is not None:  # an older jax cannot remove it: it stays, filling a list no one reads
+        unregister(listen)
 
 
 def test_an_epoch_is_one_call_compiled_once_per_shape(monkeypatch, compilations):
@@ -195,7 +198,8 @@ def test_another_shape_compiles_the_epoch_again(compilations):
     before = jax_train._scanned_epoch._cache_size()
     model.train_epoch(jax_impl.prepare_data(images, labels, 4, "float64"), epoch_plan(spec, 31, 1, 0), eta=0.5)
     assert jax_train._scanned_epoch._cache_size() == before + 1
-    assert any("scanned_epoch" in name for name in compilations)
+    named = [name for name in compilations if name is not None]  # an older jax does not name them
+    assert compilations and (any("scanned_epoch" in name for name in named) or not named)
 
 
 # -- 3. --rng native: jax.random keys ---------------------------------------------------------
