@@ -22,6 +22,7 @@ import pytest
 
 import reference
 from conformance.checkpoint import load_checkpoint, save_checkpoint
+from conformance.checks import relative_difference
 from conformance.errors import DivergenceError
 from conformance.presets import load_preset
 from conformance.spec import Spec
@@ -98,15 +99,6 @@ def framework_trained(framework, tmp_path_factory, mnist_path, quick_mnist):
 @pytest.fixture(scope="module")
 def numpy_trained(tmp_path_factory, mnist_path, quick_mnist):
     return trained_with("numpy", 5, tmp_path_factory, mnist_path)
-
-
-def worst_relative_difference(params, reference_params) -> float:
-    """max over the arrays of ||a - b|| / ||b||."""
-    return max(
-        float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
-        for layer, reference_layer in zip(params, reference_params, strict=True)
-        for a, b in zip(layer, reference_layer, strict=True)
-    )
 
 
 # -- 1. checkpoints cross the border ----------------------------------------------------------
@@ -348,12 +340,12 @@ def test_the_gradients_are_the_references(framework):
     grads = framework.backend.Model(spec, params).gradients(x, y, masks, 50)
     expected = reference.Model(spec, params).gradients(x, y, masks, 50)
     assert all(grad_w.dtype == grad_b.dtype == np.float64 for grad_w, grad_b in grads)
-    assert worst_relative_difference(grads, expected) < 1e-10
+    assert relative_difference(grads, expected) < 1e-10
     # the masks and the regulariser's term each move the gradient by far more than that
     no_l2 = spec.with_changes("training", regularizer="none", lmbda=0.0)
-    assert worst_relative_difference(reference.Model(no_l2, params).gradients(x, y, masks, 50), expected) > 1e-3
+    assert relative_difference(reference.Model(no_l2, params).gradients(x, y, masks, 50), expected) > 1e-3
     unmasked = [np.ones_like(mask) for mask in masks]
-    assert worst_relative_difference(reference.Model(spec, params).gradients(x, y, unmasked, 50), expected) > 1e-3
+    assert relative_difference(reference.Model(spec, params).gradients(x, y, unmasked, 50), expected) > 1e-3
 
 
 # -- 7. the last, shorter mini-batch ----------------------------------------------------------

@@ -14,6 +14,7 @@ jax = pytest.importorskip("jax")
 import jax_impl
 import reference
 from conformance.checkpoint import load_checkpoint
+from conformance.checks import relative_difference
 from conformance.errors import NndlError
 from conformance.presets import load_preset
 from conformance.streams import EpochPlan, batch_bounds, epoch_plan, initial_parameters
@@ -49,15 +50,6 @@ def small_data(n_examples, n_inputs=6, n_classes=4, seed=0):
     return rng.random((n_examples, n_inputs)), rng.integers(0, n_classes, n_examples)
 
 
-def worst_relative_difference(params, reference_params) -> float:
-    """max over the arrays of ||a - b|| / ||b||."""
-    return max(
-        float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
-        for layer, reference_layer in zip(params, reference_params, strict=True)
-        for a, b in zip(layer, reference_layer, strict=True)
-    )
-
-
 # -- 1. x64 mode ------------------------------------------------------------------------------
 
 
@@ -90,8 +82,8 @@ def test_a_float64_spec_trains_in_float64_and_a_float32_spec_stays_float32():
     spec = spec.with_changes("training", dtype="float64")
     by_reference = reference.Model(spec, initial_parameters(spec.network, seed=0))
     by_reference.train_epoch(reference.prepare_data(images, labels, 4, "float64"), epoch_plan(spec, 25, 1, 0), 0.5)
-    assert worst_relative_difference(trained["float64"], by_reference.parameters()) < 1e-12
-    assert 1e-9 < worst_relative_difference(trained["float32"], by_reference.parameters()) < 1e-3
+    assert relative_difference(trained["float64"], by_reference.parameters()) < 1e-12
+    assert 1e-9 < relative_difference(trained["float32"], by_reference.parameters()) < 1e-3
 
 
 def test_float64_without_x64_is_refused_in_one_line(x64_off):
@@ -126,8 +118,8 @@ def test_the_command_line_never_trains_float64_in_float32(nndl, tmp_path, reques
         assert result.code == 0, result.err
     params = {name: load_checkpoint(path).params for name, path in saved.items()}
     assert all(w.dtype == b.dtype == np.float64 for w, b in params["jax64"])
-    assert worst_relative_difference(params["jax64"], params["numpy"]) < 1e-10
-    assert worst_relative_difference(params["jax32"], params["numpy"]) > 1e-8
+    assert relative_difference(params["jax64"], params["numpy"]) < 1e-10
+    assert relative_difference(params["jax32"], params["numpy"]) > 1e-8
 
     request.getfixturevalue("x64_off")
     refused = tmp_path / "refused.npz"
@@ -281,10 +273,10 @@ def test_a_native_epoch_applies_each_steps_masks(native):
     plan = native.epoch_plan(spec, 25, epoch=1, seed=3)
     model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
     model.train_epoch(jax_impl.prepare_data(images, labels, 4, "float64"), plan, eta=0.5)
-    assert worst_relative_difference(model.parameters(), trained_by_the_reference(spec, images, labels, plan)) < 1e-12
+    assert relative_difference(model.parameters(), trained_by_the_reference(spec, images, labels, plan)) < 1e-12
     # the masks matter: the same order without them ends far from there
     unmasked = trained_by_the_reference(spec.with_changes("network", layers=no_dropout(spec)), images, labels, plan)
-    assert worst_relative_difference(model.parameters(), unmasked) > 1e-3
+    assert relative_difference(model.parameters(), unmasked) > 1e-3
 
 
 def no_dropout(spec) -> list[dict]:
