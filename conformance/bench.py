@@ -26,7 +26,8 @@ import numpy as np
 from .backends import load_backend
 from .errors import BackendNotInstalledError, NndlError
 from .spec import Spec
-from .streams import EpochPlan, epoch_plan, initial_parameters, one_step_plan
+from .streams import EpochPlan, epoch_plan, initial_parameters
+from .training import prepare_data
 
 # A row starts from given parameters and returns (run one epoch from a plan, its parameters now).
 StartRow = Callable[[list], tuple[Callable[[EpochPlan], None], Callable[[], list]]]
@@ -96,7 +97,7 @@ def numpy_rows(spec: Spec, training_split, include_per_example: bool, log) -> li
 
     training, eta = spec.training, spec.training.eta
     n_classes = spec.network.layers[-1].size
-    data = reference.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype)
+    data = prepare_data(reference, training_split.images, training_split.labels, n_classes, training.dtype)
 
     def start_reference(params):
         model = reference.Model(spec, params)
@@ -125,13 +126,13 @@ def torch_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, 
 
     import torch_impl
     from torch_impl.baseline import bare_epoch
-    from torch_impl.train import torch_dtype
+    from torch_impl.device import torch_dtype
 
     training, eta = spec.training, spec.training.eta
     where = torch_impl.resolve_device(device)
     dtype = torch_dtype(training.dtype, where)
     n_classes = spec.network.layers[-1].size
-    data = torch_impl.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype, device)
+    data = prepare_data(torch_impl, training_split.images, training_split.labels, n_classes, training.dtype, device)
 
     def synchronize():
         """Wait for the device, so that an asynchronous one (CUDA, MPS) is timed for its work, not for queueing it."""
@@ -175,13 +176,13 @@ def jax_rows(spec: Spec, training_split, device: str, log) -> list[tuple[str, St
 
     import jax_impl
     from jax_impl.baseline import bare_epoch
-    from jax_impl.train import jax_dtype
+    from jax_impl.device import jax_dtype
 
     training, eta = spec.training, spec.training.eta
     where = jax_impl.resolve_device(device)
     dtype = jax_dtype(training.dtype)
     n_classes = spec.network.layers[-1].size
-    data = jax_impl.prepare_data(training_split.images, training_split.labels, n_classes, training.dtype, device)
+    data = prepare_data(jax_impl, training_split.images, training_split.labels, n_classes, training.dtype, device)
 
     def start_backend(params):
         model = jax_impl.Model(spec, params, device)
@@ -226,7 +227,7 @@ def run_bench(
     if device != "cpu" and not {"torch", "jax"} & set(backends):
         log(f"--device {device} is for the torch and jax rows, and there are none: numpy runs on the CPU")
     plans = [epoch_plan(spec, len(training_split), epoch, seed) for epoch in range(1, epochs + 1)]
-    first_step = one_step_plan(plans[0], 0, spec.training.batch_size)
+    first_step = plans[0].one_step(0, spec.training.batch_size)
     start = initial_parameters(spec.network, seed)
     candidates = []  # (backend, row name, start_row)
     for backend in backends:

@@ -15,7 +15,8 @@ import numpy as np
 
 from . import tolerances
 from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
-from .streams import epoch_plan, initial_parameters, one_step_plan
+from .streams import epoch_plan, initial_parameters
+from .training import evaluate, prepare_data
 
 FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
@@ -113,15 +114,17 @@ def _against_finite_differences(case, spec, params, x, y, masks, n, grads, seed)
     difference; such entries are counted, not checked, and a configuration with none left says
     so instead of passing.
     """
-    from reference.network import _forward, cost
+    from reference.network import Network, cost, forward
+
+    network = Network(spec.network)
 
     def cost_at(trial):
         with np.errstate(over="ignore"):
-            return cost(spec.network, spec.training, trial, x, y, masks, n)
+            return cost(network, spec.training, trial, x, y, masks, n)
 
     def relu_pattern(trial):
         with np.errstate(over="ignore"):
-            zs = _forward(spec.network, trial, x, masks)[1]
+            zs = forward(network, trial, x, masks)[0]
         return [z > 0 for z, layer in zip(zs, spec.network.layers) if layer.activation == "relu"]
 
     def smooth_near(trial, array, index):
@@ -276,7 +279,7 @@ def rounding_sensitivity(reference, spec, params, plan, training, reference_run:
     dtype = np.dtype(spec.training.dtype)
     nudge = dtype.type(1 + np.finfo(dtype).eps)  # about one ulp of the training dtype
     nudged = [(w.astype(dtype) * nudge, b) for w, b in params]
-    data = reference.prepare_data(training.images, training.labels, spec.network.layers[-1].size, spec.training.dtype)
+    data = prepare_data(reference, training.images, training.labels, spec.network.layers[-1].size, spec.training.dtype)
     model = reference.Model(spec, nudged)
     model.train_epoch(data, plan, spec.training.eta)
     return relative_difference(model.parameters(), reference_run.after_epoch)
@@ -305,11 +308,11 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
 
 def _run(backend, spec, params, plan, training, splits, device, steps, whole_epoch) -> _Run:
     n_classes, dtype, eta = spec.network.layers[-1].size, spec.training.dtype, spec.training.eta
-    data = backend.prepare_data(training.images, training.labels, n_classes, dtype, device)
+    data = prepare_data(backend, training.images, training.labels, n_classes, dtype, device)
     model = backend.Model(spec, params, device)
     after_step = []
     for step in range(steps):
-        model.train_epoch(data, one_step_plan(plan, step, spec.training.batch_size), eta)
+        model.train_epoch(data, plan.one_step(step, spec.training.batch_size), eta)
         after_step.append(model.parameters())
     run = _Run(after_step)
     if whole_epoch:
@@ -318,9 +321,7 @@ def _run(backend, spec, params, plan, training, splits, device, steps, whole_epo
         run.after_epoch = model.parameters()
         for name in ("validation", "test"):
             split = splits[name]
-            run.correct[name] = model.evaluate(
-                backend.prepare_data(split.images, split.labels, n_classes, dtype, device)
-            )[0]
+            run.correct[name] = evaluate(model, prepare_data(backend, split.images, split.labels, n_classes, dtype, device))[0]
     return run
 
 

@@ -25,7 +25,7 @@ from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
 from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
-from .training import EpochRecord, train
+from .training import EpochRecord, evaluate, prepare_data, train
 
 DEVICES = ("cpu", "cuda", "mps")
 
@@ -287,7 +287,7 @@ def run_evaluate(args) -> None:
     n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
     for name in ("validation", "test"):
         split = getattr(mnist, name)
-        correct, cost = model.evaluate(backend.prepare_data(split.images, split.labels, n_classes, dtype, args.device))
+        correct, cost = evaluate(model, prepare_data(backend, split.images, split.labels, n_classes, dtype, args.device))
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 

@@ -38,7 +38,8 @@ from .data import Split, cache_dir
 from .errors import DivergenceError, NndlError
 from .files import write_atomically
 from .spec import Spec
-from .streams import epoch_plan, initial_parameters, plan_rows
+from .streams import epoch_plan, initial_parameters
+from .training import prepare_data, train_epoch
 
 CACHE_FILENAME = "fastest-backend.json"
 MEASURED_EXAMPLES = 2_000  # the first N examples of each epoch's order: 200 steps at mini-batch 10
@@ -260,7 +261,7 @@ def measure_backends(spec: Spec, training_split: Split, examples: int, device: s
     `training_split`, one backend after the other."""
     params = initial_parameters(spec.network, MEASUREMENT_SEED)
     plans = [
-        plan_rows(epoch_plan(spec, len(training_split), epoch, MEASUREMENT_SEED), slice(examples))
+        epoch_plan(spec, len(training_split), epoch, MEASUREMENT_SEED).rows(slice(examples))
         for epoch in range(1, TIMED_EPOCHS + 2)
     ]
     seconds = {}
@@ -285,19 +286,19 @@ def _best_epoch_seconds(
     """
     model = backend.Model(spec, params, device)
     n_classes = spec.network.layers[-1].size
-    data = backend.prepare_data(training_split.images, training_split.labels, n_classes, spec.training.dtype, device)
-    _epoch_seconds(model, data, plans[0], spec.training.eta)
+    data = prepare_data(backend, training_split.images, training_split.labels, n_classes, spec.training.dtype, device)
+    _epoch_seconds(model, data, plans[0], spec)
     best = math.inf
     for plan in plans[1:]:
-        best = min(best, _epoch_seconds(model, data, plan, spec.training.eta))
+        best = min(best, _epoch_seconds(model, data, plan, spec))
         if best > hopeless_above:
             break
     return best
 
 
-def _epoch_seconds(model, data, plan, eta: float) -> float:
+def _epoch_seconds(model, data, plan, spec: Spec) -> float:
     started = time.perf_counter()
     with np.errstate(over="ignore"):  # as Model.train_epoch does: see reference.activations.Sigmoid
-        model.train_epoch(data, plan, eta)
+        train_epoch(model, data, plan, spec.training.eta, spec.training.batch_size)
     model.parameters()  # a copy to NumPy: waits for an asynchronous device (CUDA, JAX) to finish
     return time.perf_counter() - started

@@ -3,8 +3,12 @@
 Every backend reads a `Spec`; none of them adds a choice of its own. Where the spec departs
 from the book's programs it says so here, and a preset reproduces the book:
 
-- Layers are a list, so that the chapter 6 convolution and pooling layers drop in beside
-  `Dense`. Parameters use one canonical layout: W has shape (n_out, n_in), b has (n_out,).
+- Layers are a list of layer types from a registry (`LAYER_TYPES`), so that the chapter 6
+  convolution and pooling layers drop in beside `Dense`. Each type states the shapes of its
+  parameters, of its output and of its dropout mask, given the shape of its input; the input
+  of the network may be a shape ([1, 28, 28]) or a number of features (784). Parameters use one
+  canonical layout: a dense layer's W has shape (n_out, n_in), its b (n_out,), and a dense layer
+  reads an input of any shape flattened in row-major order.
 - The cross-entropy cost is computed from the weighted input z in its softplus form,
   C = sum_j softplus(z_j) - y_j z_j, which equals the book's
   -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] exactly and never produces NaN, so the book's
@@ -44,32 +48,80 @@ METRICS = ("test_accuracy", "validation_accuracy")
 ETA_FLOOR_DIVISOR = 128  # the schedule stops once eta has fallen to eta_0 / 128
 
 
+Shape = tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class Dense:
-    """A fully connected layer: a = activation(W x + b)."""
+    """A fully connected layer: a = activation(W x + b), x its input flattened in row-major order."""
 
     type: str = field(default="dense", init=False)
     size: int
     activation: str
     dropout: float = 0.0  # probability of dropping each unit of this layer's input
 
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (self.size,)
+
+    def parameter_shapes(self, input_shape: Shape) -> tuple[Shape, Shape]:
+        """(W shape, b shape): W is (n_out, n_in), n_in the number of the input's entries."""
+        return (self.size, math.prod(input_shape)), (self.size,)
+
+    def fan_in(self, input_shape: Shape) -> int:
+        """How many inputs each unit weighs: the n_in of the default init's N(0, 1/n_in)."""
+        return math.prod(input_shape)
+
+    def mask_shape(self, input_shape: Shape) -> Shape | None:
+        """One example's dropout keep-mask, on the flattened input; None without dropout."""
+        return (math.prod(input_shape),) if self.dropout else None
+
+
+LAYER_TYPES = {"dense": Dense}
+Layer = Dense  # any of LAYER_TYPES' classes
+
 
 @dataclass(frozen=True)
 class Network:
-    input: int
-    layers: tuple[Dense, ...]
+    input: int | Shape  # a number of features, or the shape of one example ([1, 28, 28])
+    layers: tuple[Layer, ...]
     cost: str
     init: str
 
     @property
-    def sizes(self) -> tuple[int, ...]:
-        """The book's `sizes` list: [784, 30, 10] for the chapter 1 net."""
-        return (self.input,) + tuple(layer.size for layer in self.layers)
+    def input_shape(self) -> Shape:
+        return (self.input,) if isinstance(self.input, int) else tuple(self.input)
 
     @property
-    def parameter_shapes(self) -> tuple[tuple[tuple[int, int], tuple[int]], ...]:
+    def layer_input_shapes(self) -> tuple[Shape, ...]:
+        """The shape of one example's input to each layer, the network's input first."""
+        shapes = [self.input_shape]
+        for layer in self.layers[:-1]:
+            shapes.append(layer.output_shape(shapes[-1]))
+        return tuple(shapes)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The book's `sizes` list, [784, 30, 10] for the chapter 1 net: the number of entries of
+        the input and of each layer's output."""
+        shapes = [*self.layer_input_shapes, self.layers[-1].output_shape(self.layer_input_shapes[-1])]
+        return tuple(math.prod(shape) for shape in shapes)
+
+    @property
+    def parameter_shapes(self) -> tuple[tuple[Shape, Shape], ...]:
         """The canonical layout: ((W shape, b shape), ...) layer by layer."""
-        return tuple(((n_out, n_in), (n_out,)) for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+        return tuple(layer.parameter_shapes(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
+
+    @property
+    def init_fans(self) -> tuple[int | None, ...]:
+        """Per layer, the n of the initial W ~ N(0, 1/n): None for N(0, 1) (`large`), n_in for `default`."""
+        if self.init == "large":
+            return (None,) * len(self.layers)
+        return tuple(layer.fan_in(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
+
+    @property
+    def mask_shapes(self) -> tuple[Shape | None, ...]:
+        """One example's dropout keep-mask for each layer's input (None where the layer has no dropout)."""
+        return tuple(layer.mask_shape(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
 
     @property
     def has_dropout(self) -> bool:
@@ -116,6 +168,7 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that `Spec.from_dict` reads back (TOML and JSON both hold it)."""
         tree = asdict(self)
+        tree["network"]["input"] = self.network.input if isinstance(self.network.input, int) else list(self.network.input)
         tree["network"]["layers"] = [asdict(layer) for layer in self.network.layers]
         if self.data.train_size is None:
             del tree["data"]["train_size"]
@@ -138,7 +191,7 @@ class Spec:
 
     def check_fits(self, n_features: int, n_classes: int, data_name: str) -> None:
         """Raise SpecError unless the network's input and output fit the data set."""
-        if self.network.input != n_features:
+        if math.prod(self.network.input_shape) != n_features:
             raise SpecError(f"network.input is {self.network.input}, but {data_name} has {n_features} features")
         if self.network.layers[-1].size != n_classes:
             raise SpecError(
@@ -231,7 +284,7 @@ class _SpecReader:
         if not isinstance(layers_tree, list) or not layers_tree:
             raise self.error("network.layers", "expected a non-empty list of layer tables")
         layers = tuple(
-            self.dense(layer, f"network.layers[{i}]", is_output=i == len(layers_tree) - 1)
+            self.layer(layer, f"network.layers[{i}]", is_output=i == len(layers_tree) - 1)
             for i, layer in enumerate(layers_tree)
         )
         output = layers[-1].activation
@@ -241,17 +294,21 @@ class _SpecReader:
                 f"the {cost} cost needs a {OUTPUT_ACTIVATION_OF_COST[cost]} output layer, not {output}",
             )
         return Network(
-            input=self.integer(tree, "input", "network.input", minimum=1),
+            input=self.shape(tree, "input", "network.input"),
             layers=layers,
             cost=cost,
             init=self.choice(tree, "init", "network.init", INITS, default="default"),
         )
 
-    def dense(self, tree: Any, key: str, is_output: bool) -> Dense:
+    def layer(self, tree: Any, key: str, is_output: bool) -> Layer:
+        """A layer table, read by the reader method named after its type (`dense`, ...)."""
+        if not isinstance(tree, dict):
+            raise self.error(key, f"expected a table, got {_describe(tree)}")
+        kind = self.choice(tree, "type", f"{key}.type", tuple(LAYER_TYPES), default="dense")
+        return getattr(self, kind)(tree, key, is_output)
+
+    def dense(self, tree: dict, key: str, is_output: bool) -> Dense:
         self.table(tree, key, {"type", "size", "activation", "dropout"})
-        kind = self.string(tree, "type", f"{key}.type", default="dense")
-        if kind != "dense":
-            raise self.error(f"{key}.type", f"unknown layer type {kind!r} (expected 'dense')")
         allowed = tuple(OUTPUT_ACTIVATION_OF_COST.values()) if is_output else HIDDEN_ACTIVATIONS
         allowed = tuple(dict.fromkeys(allowed))
         return Dense(
@@ -326,6 +383,15 @@ class _SpecReader:
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
+
+    def shape(self, tree: dict, name: str, key: str) -> int | Shape:
+        """A number of features (784), or the shape of one example as a list ([1, 28, 28])."""
+        value = self.present(tree, name, key, _REQUIRED)
+        if isinstance(value, list):
+            if not value or len(value) > 3:
+                raise self.error(key, f"expected a shape of 1 to 3 whole numbers, got {_describe(value)}")
+            return tuple(self.integer({name: v}, name, key, minimum=1) for v in value)
+        return self.integer(tree, name, key, minimum=1)
 
     def number(
         self,

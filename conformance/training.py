@@ -1,8 +1,10 @@
-"""The epoch loop every backend shares: monitoring, early stopping and the eta schedule.
+"""The epoch loop every backend shares: the data in a backend's arrays, evaluation in chunks, the
+search for the step where a run diverged, monitoring, early stopping and the eta schedule.
 
-A backend supplies a `Model` (train one epoch from an EpochPlan, evaluate a data set, hand its
-parameters back as NumPy arrays) and `prepare_data`; everything else about a run lives here,
-once, so that the backends cannot drift apart on it.
+A backend supplies a `Model` (train one epoch from an EpochPlan, evaluate a part of a data set,
+hand its parameters back as NumPy arrays and take them in) and `asarray` (a NumPy array as the
+backend's own); everything else about a run lives here, once, so that the backends cannot drift
+apart on it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,74 @@ from . import streams as shared_streams
 from .errors import DivergenceError
 from .spec import ETA_FLOOR_DIVISOR, Spec
 from .streams import Parameters, batch_bounds
+
+
+EVALUATION_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set in one backend's arrays: inputs in the training dtype, labels, one-hot outputs y(x)."""
+
+    x: Any
+    labels: Any
+    y: Any
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def prepare_data(backend, images, labels, n_classes: int, dtype: str, device: str = "cpu") -> Dataset:
+    """A data set (NumPy images and integer labels) in a backend's arrays on `device`.
+
+    The desired outputs y(x) are one-hot vectors: 1 at the label, 0 elsewhere.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    one_hot = np.eye(n_classes, dtype=dtype)[labels]
+    x = np.asarray(images, dtype=dtype)
+    return Dataset(backend.asarray(x, device), backend.asarray(labels, device), backend.asarray(one_hot, device))
+
+
+def train_epoch(model, data: Dataset, plan, eta: float, batch_size: int, on_step=None) -> None:
+    """One epoch of the model's SGD, and a DivergenceError naming the step if it left NaN or inf.
+
+    NaN and inf are looked for once, at the end of the epoch, so that the steps pay nothing for
+    it; if any turned up, the epoch is replayed from its start one step at a time to find the
+    first step that produced them.
+    """
+    at_start = model.parameters()
+    model.train_epoch(data, plan, eta, on_step)
+    if not _all_finite(model.parameters()):
+        raise DivergenceError(plan.epoch, _diverging_step(model, data, plan, eta, batch_size, at_start), eta)
+
+
+def _diverging_step(model, data: Dataset, plan, eta: float, batch_size: int, at_start: Parameters) -> int:
+    """The first step (1 for the first) of the plan after which the parameters are not all finite."""
+    model.load(at_start)
+    n_steps = len(batch_bounds(len(plan.order), batch_size))
+    for step in range(n_steps):
+        model.train_epoch(data, plan.one_step(step, batch_size), eta)
+        if not _all_finite(model.parameters()):
+            return step + 1
+    return n_steps  # not reproduced step by step: the epoch as a whole is what diverged
+
+
+def _all_finite(params: Parameters) -> bool:
+    return all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in params)
+
+
+def evaluate(model, data: Dataset) -> tuple[int, float]:
+    """(correct count, total cost) on a data set, EVALUATION_CHUNK examples at a time.
+
+    The total cost is network2's total_cost: the mean cost per example plus the regulariser's
+    term with n = the size of this data set.
+    """
+    correct, cost_sum = 0, 0.0
+    for start in range(0, len(data), EVALUATION_CHUNK):
+        rows = slice(start, start + EVALUATION_CHUNK)
+        chunk_correct, chunk_cost = model.evaluate(data.x[rows], data.labels[rows], data.y[rows])
+        correct, cost_sum = correct + chunk_correct, cost_sum + chunk_cost
+    return correct, cost_sum / len(data) + model.penalty(len(data))
 
 
 @dataclass(frozen=True)
@@ -99,7 +169,7 @@ def train(
     model = backend.Model(spec, initial, device)
     n_classes = spec.network.layers[-1].size
     sets = {
-        name: backend.prepare_data(split.images, split.labels, n_classes, training.dtype, device)
+        name: prepare_data(backend, split.images, split.labels, n_classes, training.dtype, device)
         for name, split in data.items()
     }
     n = len(data["training"])
@@ -111,7 +181,7 @@ def train(
         plan = streams.epoch_plan(spec, n, epoch, seed)
         reporter.epoch_started(epoch, n_steps)
         started = time.perf_counter()
-        model.train_epoch(sets["training"], plan, eta, on_step=reporter.step)
+        train_epoch(model, sets["training"], plan, eta, training.batch_size, on_step=reporter.step)
         trained = time.perf_counter()
         record = _record(model, sets, data, epoch, eta, trained - started, n_steps)
         history.records.append(record)
@@ -131,7 +201,7 @@ def train(
 
 def _record(model, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
     started = time.perf_counter()
-    results = {name: model.evaluate(dataset) for name, dataset in sets.items()}
+    results = {name: evaluate(model, dataset) for name, dataset in sets.items()}
     training_cost = results["training"][1]
     if not np.isfinite(training_cost):
         raise DivergenceError(epoch, n_steps, eta, what="training cost")

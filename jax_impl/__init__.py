@@ -3,7 +3,7 @@
 JAX computes in float32 unless its x64 mode is on, and then quietly turns a float64 request into
 float32. Conformance runs in float64, so importing jax_impl turns x64 mode on, here, for the
 whole process: arrays JAX makes without an explicit dtype are then float64, so every array this
-backend makes names its dtype, and a float32 spec stays float32. train.jax_dtype refuses float64
+backend makes names its dtype, and a float32 spec stays float32. device.jax_dtype refuses float64
 if anything turns x64 off again.
 """
 
@@ -11,7 +11,8 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # before the imports below, so before any array is made
 
+from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model, prepare_data, resolve_device
+from .train import Model
 
-__all__ = ["Model", "NativeStreams", "prepare_data", "resolve_device"]
+__all__ = ["Model", "NativeStreams", "asarray", "resolve_device"]

@@ -16,6 +16,8 @@ import numpy as np
 
 from conformance.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, batch_bounds
 
+from .device import jax_dtype
+
 
 @dataclass(frozen=True)
 class NativeEpochPlan:
@@ -24,6 +26,11 @@ class NativeEpochPlan:
     epoch: int
     order: jax.Array
     step_keys: jax.Array
+
+    def one_step(self, step, batch_size):
+        """Mini-batch `step` (0 for the first) of the plan, alone: training on it is one SGD step."""
+        rows = slice(step * batch_size, (step + 1) * batch_size)
+        return NativeEpochPlan(self.epoch, self.order[rows], self.step_keys[step : step + 1])
 
 
 class NativeStreams:
@@ -39,15 +46,12 @@ class NativeStreams:
 
     def initial_parameters(self, network, seed):
         """As conformance.streams.initial_parameters: biases first, then weights, in float64."""
-        from .train import jax_dtype  # here, not at the top: train imports this module
-
         float64 = jax_dtype("float64")  # refuses, rather than drawing float32 quietly, if x64 is off
         shapes = network.parameter_shapes
         keys = jax.random.split(self._key(seed, INIT_STREAM), 2 * len(shapes))  # one per array
         biases = [jax.random.normal(key, b_shape, float64) for key, (_, b_shape) in zip(keys, shapes)]
         weights = [jax.random.normal(key, w_shape, float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)]
-        if network.init == "default":
-            weights = [w / np.sqrt(w.shape[1]) for w in weights]
+        weights = [w if fan is None else w / np.sqrt(fan) for w, fan in zip(weights, network.init_fans)]
         return [(np.asarray(w), np.asarray(b)) for w, b in zip(weights, biases)]
 
     def epoch_plan(self, spec, n_examples, epoch, seed):
@@ -64,6 +68,6 @@ def step_masks(network, key, batch_size):
     """One mini-batch's dropout keep-masks, drawn from the step's key: True keeps a unit, with probability 1 - p."""
     layer_keys = jax.random.split(key, len(network.layers))
     return [
-        None if layer.dropout == 0 else jax.random.bernoulli(layer_key, 1.0 - layer.dropout, (batch_size, n_in))
-        for layer, n_in, layer_key in zip(network.layers, network.sizes, layer_keys)
+        None if shape is None else jax.random.bernoulli(layer_key, 1.0 - layer.dropout, (batch_size, *shape))
+        for layer, shape, layer_key in zip(network.layers, network.mask_shapes, layer_keys)
     ]

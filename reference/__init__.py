@@ -1,5 +1,6 @@
 """The NumPy reference backend: every gradient written out by hand, BP1-BP4."""
 
-from .train import Model, prepare_data, resolve_device
+from .device import asarray, resolve_device
+from .train import Model
 
-__all__ = ["Model", "prepare_data", "resolve_device"]
+__all__ = ["Model", "asarray", "resolve_device"]

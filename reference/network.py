@@ -1,34 +1,48 @@
-"""The network: the forward pass and backpropagation, BP1-BP4, vectorised over a mini-batch.
+"""The network: a chain of layers, its forward pass and backpropagation, BP1-BP4, vectorised over a mini-batch.
 
-Rows are examples: x has shape (m, n_in), and a layer computes z = x W^T + b with W of shape
-(n_out, n_in), the canonical layout. `masks` holds, per layer, the dropout keep-mask of that
-layer's input for these examples (None where the layer has no dropout).
+Rows are examples: x has shape (m, *input shape). `params` holds (W, b) per layer in the
+canonical layout, and `masks` the dropout keep-mask of each layer's input for these examples
+(None where the layer has no dropout).
 """
 
 import numpy as np
 
-from .activations import ACTIVATIONS
 from .costs import COSTS
+from .layers import LAYERS
 from .regularizers import REGULARIZERS
 
-EVALUATION_CHUNK = 10_000  # rows per forward pass when evaluating, to bound memory
+
+class Network:
+    """A spec's network (conformance.spec.Network) as this backend's layers, and its cost."""
+
+    def __init__(self, network):
+        self.layers = [LAYERS[layer.type](layer) for layer in network.layers]
+        self.cost = COSTS[network.cost]
 
 
 def feedforward(network, params, x):
     """The output a^L for inputs x at inference (a^l = sigma(W^l a^(l-1) + b^l), layer by layer)."""
-    return _inference(network, params, x)[1]
+    return infer(network, params, x)[1]
 
 
-def _inference(network, params, x):
-    """The output layer's z and a at inference, where a dropout layer scales W x by (1 - p)."""
+def infer(network, params, x):
+    """The output layer's z and a at inference (where a dropout layer scales W x by (1 - p))."""
     a = x
-    for (w, b), layer in zip(params, network.layers):
-        wx = a @ w.T
-        if layer.dropout:
-            wx *= 1.0 - layer.dropout
-        z = wx + b
-        a = ACTIVATIONS[layer.activation].fn(z)
+    for layer, layer_params in zip(network.layers, params):
+        z, a = layer.infer(layer_params, a)
     return z, a
+
+
+def forward(network, params, x, masks):
+    """The training-time forward pass, keeping what backprop needs: each layer's z, a and cache."""
+    zs, activations, caches = [], [], []
+    a = x
+    for layer, layer_params, mask in zip(network.layers, params, masks):
+        z, a, cache = layer.forward(layer_params, a, mask)
+        zs.append(z)
+        activations.append(a)
+        caches.append(cache)
+    return zs, activations, caches
 
 
 def backprop(network, params, x, y, masks):
@@ -37,40 +51,22 @@ def backprop(network, params, x, y, masks):
     Dividing delta^L by m once makes every gradient below that of the mean cost, because
     BP2-BP4 are linear in delta.
     """
-    layer_inputs, zs, activations = _forward(network, params, x, masks)
-    delta = COSTS[network.cost].delta(zs[-1], activations[-1], y) / len(x)  # BP1
+    zs, activations, caches = forward(network, params, x, masks)
+    delta = network.cost.delta(zs[-1], activations[-1], y) / len(x)  # BP1
     grads = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
-        grads[l] = (delta.T @ layer_inputs[l], delta.sum(axis=0))  # BP4: dC/dW = delta a^T; BP3: dC/db = delta
+        layer = network.layers[l]
+        grads[l] = layer.parameter_gradients(caches[l], delta)  # BP3, BP4
         if l > 0:
-            delta = delta @ params[l][0]  # BP2: (W^{l+1})^T delta^{l+1} ...
-            if masks[l] is not None:
-                delta *= masks[l]  # ... through the dropout mask on layer l+1's input ...
-            sigma_prime = ACTIVATIONS[network.layers[l - 1].activation].prime(zs[l - 1], activations[l - 1])
-            delta *= sigma_prime  # ... * sigma'(z^l)
+            output_gradient = layer.input_gradient(params[l], caches[l], delta)  # BP2: (W^{l+1})^T delta^{l+1} ...
+            delta = network.layers[l - 1].delta(output_gradient, zs[l - 1], activations[l - 1])  # ... * sigma'(z^l)
     return grads
-
-
-def _forward(network, params, x, masks):
-    """The training-time forward pass, keeping what backprop needs: each layer's (masked) input, z and a."""
-    layer_inputs, zs, activations = [], [], []
-    a = x
-    for (w, b), layer, mask in zip(params, network.layers, masks):
-        if mask is not None:
-            a = a * mask
-        z = a @ w.T + b
-        layer_inputs.append(a)
-        zs.append(z)
-        a = ACTIVATIONS[layer.activation].fn(z)
-        activations.append(a)
-    return layer_inputs, zs, activations
 
 
 def cost(network, training, params, x, y, masks, n):
     """The regularised mean cost of a batch: (1/m) sum_x C_x + the regulariser's term with lambda / n."""
-    _, zs, activations = _forward(network, params, x, masks)
-    data_cost = np.mean(COSTS[network.cost].fn(zs[-1], activations[-1], y))
-    return data_cost + REGULARIZERS[training.regularizer].penalty([w for w, _ in params], training.lmbda, n)
+    zs, activations, _ = forward(network, params, x, masks)
+    return np.mean(network.cost.fn(zs[-1], activations[-1], y)) + penalty(training, params, n)
 
 
 def gradients(network, training, params, x, y, masks, n):
@@ -82,26 +78,16 @@ def gradients(network, training, params, x, y, masks, n):
     ]
 
 
-def evaluate(network, training, params, x, labels):
-    """(the number of examples whose highest output is the label, the data set's total cost).
+def penalty(training, params, n):
+    """The regulariser's term of the cost, with lambda / n (ch. 3: L2 and L1 regularisation)."""
+    return REGULARIZERS[training.regularizer].penalty([w for w, _ in params], training.lmbda, n)
 
-    The total cost follows network2: the mean per-example cost plus the regulariser's term with
-    n = the size of this data set. An argmax tie goes to the first index.
+
+def evaluate(network, params, x, labels, y):
+    """(the number of examples whose highest output is the label, the sum of their costs C_x).
+
+    An argmax tie goes to the first index. The caller divides by the data set's size and adds
+    the regulariser's term (network2's total_cost).
     """
-    correct, cost_sum = 0, 0.0
-    cost_fn = COSTS[network.cost].fn
-    for start in range(0, len(x), EVALUATION_CHUNK):
-        chunk_x, chunk_labels = x[start : start + EVALUATION_CHUNK], labels[start : start + EVALUATION_CHUNK]
-        with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
-            z, a = _inference(network, params, chunk_x)
-        correct += int(np.count_nonzero(a.argmax(axis=1) == chunk_labels))
-        cost_sum += float(np.sum(cost_fn(z, a, one_hot(chunk_labels, a.shape[1], a.dtype))))
-    penalty = REGULARIZERS[training.regularizer].penalty([w for w, _ in params], training.lmbda, len(x))
-    return correct, cost_sum / len(x) + penalty
-
-
-def one_hot(labels, n_classes, dtype):
-    """The desired output y(x): 1 at the label, 0 elsewhere."""
-    y = np.zeros((len(labels), n_classes), dtype=dtype)
-    y[np.arange(len(labels)), labels] = 1
-    return y
+    z, a = infer(network, params, x)
+    return int(np.count_nonzero(a.argmax(axis=1) == labels)), float(np.sum(network.cost.fn(z, a, y)))

@@ -19,7 +19,7 @@ import pytest
 
 from conformance.checks import finite_difference_gradients, relative_difference
 from conformance.streams import initial_parameters
-from reference.network import _forward, backprop, cost, gradients
+from reference.network import Network, backprop, cost, forward, gradients
 from reference.train import sgd_step
 from tests.nets import random_batch, tiny_spec
 
@@ -39,7 +39,7 @@ def batch_away_from_kinks(spec, params):
     """
     for seed in range(1000):
         x, y, masks = random_batch(spec, m=7, seed=seed)
-        _, zs, _ = _forward(spec.network, params, x, masks)
+        zs, _, _ = forward(Network(spec.network), params, x, masks)
         relu_zs = [z for z, layer in zip(zs, spec.network.layers) if layer.activation == "relu"]
         if all(np.abs(z).min() > KINK_MARGIN for z in relu_zs):
             return x, y, masks
@@ -60,9 +60,9 @@ def test_backprop_matches_finite_differences(activation, cost_name, regularizer,
     )
     params = [(w.copy(), b.copy()) for w, b in initial_parameters(spec.network, seed=depth)]
     x, y, masks = batch_away_from_kinks(spec, params)
-    backprop_grads = gradients(spec.network, spec.training, params, x, y, masks, N_TRAINING)
+    backprop_grads = gradients(Network(spec.network), spec.training, params, x, y, masks, N_TRAINING)
     numeric_grads = finite_difference_gradients(
-        lambda trial: cost(spec.network, spec.training, trial, x, y, masks, N_TRAINING), params
+        lambda trial: cost(Network(spec.network), spec.training, trial, x, y, masks, N_TRAINING), params
     )
     for layer, (exact, numeric) in enumerate(zip(backprop_grads, numeric_grads)):
         for name, g, fd in zip("Wb", exact, numeric):
@@ -75,8 +75,8 @@ def test_dropout_really_changes_the_gradient():
     spec = tiny_spec(dropout=0.5)
     params = initial_parameters(spec.network, seed=0)
     x, y, masks = random_batch(spec, m=7, seed=0)
-    with_masks = gradients(spec.network, spec.training, params, x, y, masks, N_TRAINING)
-    without = gradients(spec.network, spec.training, params, x, y, [None, None], N_TRAINING)
+    with_masks = gradients(Network(spec.network), spec.training, params, x, y, masks, N_TRAINING)
+    without = gradients(Network(spec.network), spec.training, params, x, y, [None, None], N_TRAINING)
     assert not np.allclose(with_masks[0][0], without[0][0])
 
 
@@ -87,9 +87,9 @@ def test_the_update_is_a_gradient_step_on_the_regularised_cost(regularizer):
     params = [(w.copy(), b.copy()) for w, b in initial_parameters(spec.network, seed=1)]
     x, y, masks = random_batch(spec, m=7, seed=1)
     eta = 0.3
-    full = gradients(spec.network, spec.training, params, x, y, masks, N_TRAINING)
+    full = gradients(Network(spec.network), spec.training, params, x, y, masks, N_TRAINING)
     expected = [(w - eta * gw, b - eta * gb) for (w, b), (gw, gb) in zip(params, full)]
-    sgd_step(spec.training, params, backprop(spec.network, params, x, y, masks), eta, N_TRAINING)
+    sgd_step(spec.training, params, backprop(Network(spec.network), params, x, y, masks), eta, N_TRAINING)
     for (w, b), (ew, eb) in zip(params, expected):
         np.testing.assert_allclose(w, ew, rtol=0, atol=1e-14)
         np.testing.assert_array_equal(b, eb)

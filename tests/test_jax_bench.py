@@ -12,6 +12,7 @@ import jax_impl
 from conformance import bench
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
+from conformance.training import prepare_data
 from jax_impl.baseline import bare_epoch
 from tests.cli_support import SMALL_BENCH
 
@@ -29,7 +30,7 @@ def test_the_bare_loop_matches_the_backend(mnist, preset, changes):
         spec = spec.with_changes("training", "the test", **changes)
     training = spec.training
     split = mnist.training.first(TRAIN_SIZE)
-    data = jax_impl.prepare_data(split.images, split.labels, 10, training.dtype)
+    data = prepare_data(jax_impl, split.images, split.labels, 10, training.dtype)
     start = initial_parameters(spec.network, seed=0)
     model = jax_impl.Model(spec, start)
     own = tuple((jax.numpy.asarray(w), jax.numpy.asarray(b)) for w, b in start)

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND_PACKAGES = ["reference", "torch_impl", "jax_impl"]
-REFERENCE_MODULES = ["activations", "costs", "regularizers", "network", "train", "baseline"]
+REFERENCE_MODULES = ["activations", "costs", "regularizers", "device", "layers", "network", "train", "baseline"]
 FRAMEWORKS = {"torch", "jax", "jaxlib"}
 BACKEND_FREE = ["spec.py", "streams.py", "matrix.py", "tolerances.py", "presets.py", "errors.py", "files.py"]
 # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

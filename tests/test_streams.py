@@ -3,8 +3,11 @@
 import hashlib
 
 import numpy as np
+import pytest
 
+from conformance import streams
 from conformance.presets import load_preset
+from conformance.spec import Spec
 from conformance.streams import batch_bounds, dropout_masks, epoch_order, epoch_plan, initial_parameters
 from tests.nets import tiny_spec
 
@@ -13,6 +16,9 @@ from tests.nets import tiny_spec
 GOLDEN_CH1_INIT = "b97a741fdbecc320e2155f62fb22378452fd2ae0aef30064e8d73756834b4fa3"
 GOLDEN_ORDER = "888c3ef6a52dd6c1c445afefd7068ecaf7c3df182cdffbf0da52ed12f8974f6b"
 GOLDEN_MASKS = "00d9f5985f598caa93f88a75927d137a7640467a9ec039af0a1da2c158781d3a"
+# ch3-l2-30 with dropout 0.5 and 0.2 on its two layers' inputs, 3,000 examples, epoch 2, seed 7: the
+# bits of the masks as drawn before they were drawn in chunks (one rng.random((n, n_in)) per layer)
+GOLDEN_CHUNKED_MASKS = "ebd9a08c25e77680730c2b76515b74429132356d3058eb81901dbd2a35dcea4a"
 
 
 def digest(*arrays):
@@ -75,3 +81,15 @@ def test_dropout_masks_keep_each_unit_with_probability_one_minus_p():
 def test_the_last_batch_is_shorter():
     assert batch_bounds(25, 10) == [(0, 10), (10, 20), (20, 25)]
     assert batch_bounds(20, 10) == [(0, 10), (10, 20)]
+
+
+@pytest.mark.parametrize("chunk", [streams.MASK_CHUNK_DRAWS, 784 * 3, 1000, 1])
+def test_masks_drawn_in_chunks_have_the_bits_of_one_draw(monkeypatch, chunk):
+    """However many rows of uniforms are drawn per call (all, three, one), the masks are the same."""
+    monkeypatch.setattr(streams, "MASK_CHUNK_DRAWS", chunk)
+    tree = load_preset("ch3-l2-30").to_dict()
+    tree["network"]["layers"][0]["dropout"], tree["network"]["layers"][1]["dropout"] = 0.5, 0.2
+    network = Spec.from_dict(tree).network
+    masks = dropout_masks(network, 3000, epoch=2, seed=7)
+    assert [mask.shape for mask in masks] == [(3000, 784), (3000, 30)]
+    assert digest(*masks) == GOLDEN_CHUNKED_MASKS

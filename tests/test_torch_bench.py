@@ -13,6 +13,7 @@ from conformance import bench
 from conformance.backends import BACKENDS, backend_names
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
+from conformance.training import prepare_data
 from tests.cli_support import SMALL_BENCH
 from torch_impl.baseline import bare_epoch
 
@@ -30,7 +31,7 @@ def test_the_bare_loop_matches_the_backend(mnist, preset, changes):
         spec = spec.with_changes("training", "the test", **changes)
     training = spec.training
     split = mnist.training.first(TRAIN_SIZE)
-    data = torch_impl.prepare_data(split.images, split.labels, 10, training.dtype)
+    data = prepare_data(torch_impl, split.images, split.labels, 10, training.dtype)
     start = initial_parameters(spec.network, seed=0)
     model = torch_impl.Model(spec, start)
     own = [tuple(torch.tensor(array, requires_grad=True) for array in pair) for pair in start]

@@ -8,8 +8,9 @@ from conformance.errors import DivergenceError
 from conformance.presets import load_preset
 from conformance.streams import batch_bounds, epoch_plan, initial_parameters
 from conformance.training import train
+from conformance.training import prepare_data, train_epoch
 from reference.baseline import bare_epoch, per_example_epoch, per_example_gradients
-from reference.network import backprop
+from reference.network import Network, backprop
 from reference.train import sgd_step
 from tests.nets import random_batch, tiny_spec
 
@@ -45,7 +46,7 @@ def test_the_books_per_example_algorithm_gives_the_same_gradients(cost, dropout)
     params = initial_parameters(spec.network, seed=0)
     x, y, masks = random_batch(spec, m=9, seed=0)
     for (w, b), (slow_w, slow_b) in zip(
-        backprop(spec.network, params, x, y, masks), per_example_gradients(spec.network, params, x, y, masks)
+        backprop(Network(spec.network), params, x, y, masks), per_example_gradients(spec.network, params, x, y, masks)
     ):
         np.testing.assert_allclose(w, slow_w, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b, slow_b, rtol=1e-12, atol=1e-15)
@@ -56,7 +57,7 @@ def test_a_last_shorter_batch_divides_by_its_own_size():
     spec = tiny_spec(regularizer="l2", lmbda=1.0, dropout=0.2)
     rng = np.random.default_rng(0)
     images, labels = rng.random((25, 6)), rng.integers(0, 4, 25)
-    data = reference.prepare_data(images, labels, 4, "float64")
+    data = prepare_data(reference, images, labels, 4, "float64")
     plan = epoch_plan(spec, 25, epoch=1, seed=0)
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
     model.train_epoch(data, plan, eta=0.5)
@@ -70,7 +71,7 @@ def test_a_last_shorter_batch_divides_by_its_own_size():
 @pytest.mark.parametrize("preset", ["ch1-sigmoid-30", "ch3-l2-30"])
 def test_the_bare_loop_does_bitwise_the_same_arithmetic_as_the_reference(mnist, preset):
     spec = load_preset(preset)
-    data = reference.prepare_data(mnist.training.images[:3000], mnist.training.labels[:3000], 10, "float64")
+    data = prepare_data(reference, mnist.training.images[:3000], mnist.training.labels[:3000], 10, "float64")
     plan = epoch_plan(spec, 3000, epoch=1, seed=0)
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
     model.train_epoch(data, plan, spec.training.eta)
@@ -84,10 +85,11 @@ def test_the_bare_loop_does_bitwise_the_same_arithmetic_as_the_reference(mnist, 
 def test_divergence_names_the_first_step_with_nan_or_inf():
     spec = tiny_spec(hidden=("linear", "linear"), cost="log_likelihood", eta=100.0, init="large", sizes=[6, 20, 20, 4])
     rng = np.random.default_rng(0)
-    data = reference.prepare_data(rng.random((200, 6)) * 50, rng.integers(0, 4, 200), 4, "float64")
+    data = prepare_data(reference, rng.random((200, 6)) * 50, rng.integers(0, 4, 200), 4, "float64")
     plan = epoch_plan(spec, 200, epoch=1, seed=0)
     with pytest.raises(DivergenceError) as raised:
-        reference.Model(spec, initial_parameters(spec.network, seed=0)).train_epoch(data, plan, eta=100.0)
+        model = reference.Model(spec, initial_parameters(spec.network, seed=0))
+        train_epoch(model, data, plan, 100.0, spec.training.batch_size)
     assert (raised.value.epoch, raised.value.step) == (1, first_non_finite_step(spec, data, plan))
     assert "smaller eta" in str(raised.value)
 
@@ -99,7 +101,7 @@ def first_non_finite_step(spec, data, plan):
     for step, (start, stop) in enumerate(batch_bounds(len(plan.order), spec.training.batch_size), start=1):
         batch = plan.order[start:stop]
         with np.errstate(all="ignore"):
-            grads = backprop(spec.network, params, data.x[batch], data.y[batch], no_masks)
+            grads = backprop(Network(spec.network), params, data.x[batch], data.y[batch], no_masks)
             sgd_step(spec.training, params, grads, spec.training.eta, len(plan.order))
         if not all(np.isfinite(array).all() for layer in params for array in layer):
             return step
@@ -134,8 +136,11 @@ class ScriptedBackend:
             def train_epoch(self, data, plan, eta, on_step=None):
                 backend.etas.append(eta)
 
-            def evaluate(self, data):
-                return (next(backend.script) if data == "validation" else 1), 0.5
+            def evaluate(self, x, labels, y):
+                return (next(backend.script) if x[0, 0] == SPLIT_CODES["validation"] else 1), 5.0
+
+            def penalty(self, n):
+                return 0.0
 
             def parameters(self):
                 return []
@@ -143,22 +148,25 @@ class ScriptedBackend:
         self.Model = Model
 
     @staticmethod
-    def prepare_data(images, labels, n_classes, dtype, device):
-        return images  # the split's name stands in for its data
+    def asarray(array, device):
+        return array
 
 
 def scripted_run(validation_correct, **training):
     spec = load_preset("ch1-sigmoid-30").with_changes("training", epochs=len(validation_correct), **training)
     backend = ScriptedBackend(validation_correct)
-    history, _ = train(backend, spec, {name: _NamedSplit(name) for name in ("training", "validation", "test")}, seed=0)
+    history, _ = train(backend, spec, {name: _CodedSplit(name) for name in SPLIT_CODES}, seed=0)
     return history, backend.etas
 
 
-class _NamedSplit:
-    """Ten examples whose `images` is the split's name, which the scripted backend reads."""
+SPLIT_CODES = {"training": 1.0, "validation": 2.0, "test": 3.0}
+
+
+class _CodedSplit:
+    """Ten one-pixel examples whose pixel says which split they are, which the scripted backend reads."""
 
     def __init__(self, name):
-        self.images, self.labels = name, np.zeros(10, dtype=int)
+        self.images, self.labels = np.full((10, 1), SPLIT_CODES[name]), np.zeros(10, dtype=int)
 
     def __len__(self):
         return 10

@@ -1,6 +1,7 @@
 """The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd."""
 
+from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model, prepare_data, resolve_device
+from .train import Model
 
-__all__ = ["Model", "NativeStreams", "prepare_data", "resolve_device"]
+__all__ = ["Model", "NativeStreams", "asarray", "resolve_device"]

@@ -34,8 +34,7 @@ class NativeStreams:
         shapes = network.parameter_shapes
         biases = [normal(b_shape) for _, b_shape in shapes]
         weights = [normal(w_shape) for w_shape, _ in shapes]
-        if network.init == "default":
-            weights = [w / np.sqrt(w.shape[1]) for w in weights]
+        weights = [w if fan is None else w / np.sqrt(fan) for w, fan in zip(weights, network.init_fans)]
         return [(w.cpu().numpy(), b.cpu().numpy()) for w, b in zip(weights, biases)]
 
     def epoch_plan(self, spec, n_examples, epoch, seed):
@@ -47,8 +46,8 @@ class NativeStreams:
         generator = self._generator(seed, DROPOUT_STREAM, epoch)
         masks = [
             None
-            if layer.dropout == 0
-            else torch.rand((n_examples, n_in), generator=generator, device=self.device) >= layer.dropout
-            for layer, n_in in zip(spec.network.layers, spec.network.sizes)
+            if shape is None
+            else torch.rand((n_examples, *shape), generator=generator, device=self.device) >= layer.dropout
+            for layer, shape in zip(spec.network.layers, spec.network.mask_shapes)
         ]
         return EpochPlan(epoch=epoch, order=order, masks=masks)
