@@ -3,8 +3,8 @@
 Rows are examples. A layer's `forward` returns its weighted input z, its activation a and
 what its backward pass needs (the cache). Backprop runs through the chain from the output
 error delta^L (BP1) back, and each layer does its share:
-- `parameter_gradients`: dC/dW and dC/db from the layer's delta (BP4 and BP3);
-- `input_gradient`: dC/d(input) = W^T delta, the first half of BP2;
+- `backward`: dC/dW and dC/db from the layer's delta (BP4 and BP3), and dC/d(input) = W^T delta,
+  the first half of BP2;
 - `delta`: the second half of BP2, delta^l = dC/da^l * sigma'(z^l).
 """
 
@@ -36,18 +36,17 @@ class Dense:
         z = wx + b
         return z, self.activation.fn(z)
 
-    def parameter_gradients(self, cache, delta):
-        """BP4: dC/dW = delta a^T, summed over the batch; BP3: dC/db = delta."""
-        layer_input, _, _ = cache
-        return delta.T @ layer_input, delta.sum(axis=0)
-
-    def input_gradient(self, params, cache, delta):
-        """BP2's first half: dC/dx = W^T delta, through the dropout mask, in the input's own shape."""
-        _, mask, input_shape = cache
-        gradient = delta @ params[0]
+    def backward(self, params, cache, delta, to_input):
+        """BP4: dC/dW = delta a^T, summed over the batch; BP3: dC/db = delta; and, if `to_input`,
+        BP2's first half: dC/dx = W^T delta, through the dropout mask, in the input's own shape."""
+        layer_input, mask, input_shape = cache
+        grads = (delta.T @ layer_input, delta.sum(axis=0))
+        if not to_input:
+            return grads, None
+        input_gradient = delta @ params[0]
         if mask is not None:
-            gradient *= mask
-        return gradient.reshape(input_shape)
+            input_gradient *= mask
+        return grads, input_gradient.reshape(input_shape)
 
     def delta(self, output_gradient, z, a):
         """BP2's second half: delta^l = dC/da^l * sigma'(z^l)."""

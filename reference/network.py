@@ -55,10 +55,9 @@ def backprop(network, params, x, y, masks):
     delta = network.cost.delta(zs[-1], activations[-1], y) / len(x)  # BP1
     grads = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
-        layer = network.layers[l]
-        grads[l] = layer.parameter_gradients(caches[l], delta)  # BP3, BP4
+        # BP3 and BP4, and BP2's (W^{l+1})^T delta^{l+1} ...
+        grads[l], output_gradient = network.layers[l].backward(params[l], caches[l], delta, to_input=l > 0)
         if l > 0:
-            output_gradient = layer.input_gradient(params[l], caches[l], delta)  # BP2: (W^{l+1})^T delta^{l+1} ...
             delta = network.layers[l - 1].delta(output_gradient, zs[l - 1], activations[l - 1])  # ... * sigma'(z^l)
     return grads
 
