@@ -199,7 +199,7 @@ def run_presets(args) -> None:
     if args.show:
         print(spec_to_toml(load_preset(args.show)), end="")
         return
-    print(f"{'preset':22s} {'sizes':26s} {'cost':15s} {'init':8s} {'epochs':>6s} {'eta':>6s} {'lambda':>6s}  book")
+    print(f"{'preset':27s} {'sizes':42s} {'cost':15s} {'init':8s} {'epochs':>6s} {'eta':>6s} {'lambda':>6s}  book")
     for name in preset_names():
         spec = load_preset(name)
         network, training = spec.network, spec.training
@@ -207,7 +207,7 @@ def run_presets(args) -> None:
         if spec.data.train_size:
             book += f" ({spec.data.train_size:,} training images)"
         print(
-            f"{name:22s} {list(network.sizes)!s:26s} {network.cost:15s} {network.init:8s} "
+            f"{name:27s} {_shapes(network):42s} {network.cost:15s} {network.init:8s} "
             f"{training.epochs:6d} {training.eta:6g} {training.lmbda:6g}  {book}"
         )
 
@@ -420,12 +420,18 @@ def _run_header(spec: Spec, args, splits) -> str:
         else f"{training.regularizer.upper()} lambda {training.lmbda:g}"
     )
     return (
-        f"{spec.name}: sizes {list(network.sizes)}, {network.cost} cost, {network.init} init, "
+        f"{spec.name}: sizes {_shapes(network)}, {network.cost} cost, {network.init} init, "
         f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"
         f"backend {args.backend} on {args.device}, seed {args.seed} ({args.rng} streams), "
         f"{len(splits['training']):,} training images, "
         f"{training.epochs} epochs" + (f", starting from {args.load}" if args.load else "")
     )
+
+
+def _shapes(network) -> str:
+    """The book's sizes list, [784, 30, 10], with a conv net's shapes as channels x rows x columns."""
+    shapes = [*network.layer_input_shapes, network.layers[-1].output_shape(network.layer_input_shapes[-1])]
+    return "[" + ", ".join("x".join(map(str, shape)) for shape in shapes) + "]"
 
 
 def _summary(spec: Spec, history) -> str:

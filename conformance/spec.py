@@ -19,6 +19,24 @@ from the book's programs it says so here, and a preset reproduces the book:
 - Dropout follows network3, not torch.nn.Dropout: during training a layer's *input* is
   multiplied by a Bernoulli mask that keeps each unit with probability 1 - p, with no
   rescaling; at inference the layer's W x is multiplied by (1 - p) instead.
+- The chapter 6 convolutional layer (`conv`) follows network3's ConvPoolLayer, in its order:
+  a valid cross-correlation with W (filters, channels, kh, kw), pooling over non-overlapping
+  pool x pool windows (a ragged border dropped), + b (one bias per filter), the activation.
+  network3's Theano conv2d flips the kernel (a true convolution); every framework here computes
+  cross-correlation, and a flipped kernel learns the same network. A dense layer after a conv
+  layer reads its (channel, row, column) output flattened in that order. L2 pooling is the
+  square root of the sum of squares in a window, and its gradient at an all-zero window (common
+  on MNIST's blank margins) is defined as 0 where the square root's derivative is infinite. Max
+  pooling's gradient at a tie is a choice, `ties`: "first" (the frameworks': all of it to the
+  first maximum in row-major order) or "all" (network3's Theano pool_2d: the full gradient to
+  every tied maximum). Conv layers have no dropout.
+- Init `network3`: conv W ~ N(0, 1/n_out) with n_out = filters kh kw / pool^2, dense W ~ N(0,
+  1/n_out) with n_out the layer's size (network3 scales by n_out where n_in was meant; kept),
+  every b ~ N(0, 1), and a softmax output layer's W and b start at 0. network3's L2 term,
+  0.5 lambda_3 ||W||^2 / (number of mini-batches), is network2's with lambda = lambda_3 m: the
+  chapter 6 presets carry the converted value. network3 does not shuffle and drops a remainder
+  that does not fill a mini-batch (`drop_last`), and reports the test accuracy at the *later* of
+  two epochs that tie on validation accuracy (`best_epoch_ties = "last"`).
 - Early stopping and the learning-rate schedule (exercises in the book's chapter 3) watch the
   validation accuracy. The schedule halves eta after `halve_eta_patience` epochs without a
   new best and stops once eta has fallen to eta_0 / 128.
@@ -41,10 +59,13 @@ OUTPUT_ACTIVATION_OF_COST = {
     "cross_entropy": "sigmoid",
     "log_likelihood": "softmax",
 }
-INITS = ("large", "default")
+INITS = ("large", "default", "network3")
+POOLINGS = ("max", "l2")
+TIES = ("first", "all")
 REGULARIZERS = ("none", "l2", "l1")
 DTYPES = ("float64", "float32")
-METRICS = ("test_accuracy", "validation_accuracy")
+METRICS = ("test_accuracy", "validation_accuracy", "test_accuracy_at_best_validation")
+BEST_EPOCH_TIES = ("first", "last")
 ETA_FLOOR_DIVISOR = 128  # the schedule stops once eta has fallen to eta_0 / 128
 
 
@@ -71,13 +92,79 @@ class Dense:
         """How many inputs each unit weighs: the n_in of the default init's N(0, 1/n_in)."""
         return math.prod(input_shape)
 
+    def fan_out(self, input_shape: Shape) -> int:
+        """network3's n_out, the n of its initial W ~ N(0, 1/n): the layer's size."""
+        return self.size
+
     def mask_shape(self, input_shape: Shape) -> Shape | None:
         """One example's dropout keep-mask, on the flattened input; None without dropout."""
         return (math.prod(input_shape),) if self.dropout else None
 
+    def input_problem(self, input_shape: Shape) -> str | None:
+        """Why this layer cannot take an input of this shape, or None: a dense layer takes any."""
+        return None
 
-LAYER_TYPES = {"dense": Dense}
-Layer = Dense  # any of LAYER_TYPES' classes
+    def workspace(self, input_shape: Shape) -> int:
+        """About how many numbers per example its forward pass holds at once (to size evaluation chunks)."""
+        return math.prod(input_shape) + self.size
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A convolutional-pooling layer (network3's ConvPoolLayer): a valid cross-correlation with
+    W, pooling over non-overlapping pool x pool windows (a ragged border dropped), + b, then the
+    activation. Its input is (channels, rows, columns); its output (filters, rows', columns')."""
+
+    type: str = field(default="conv", init=False)
+    filters: int
+    activation: str
+    kernel: int = 5
+    pool: int = 2
+    pooling: str = "max"  # max | l2
+    ties: str = "first"  # max pooling's gradient at a tie: first | all (network3's)
+    dropout = 0.0  # not a field: network3 drops out no conv layer's input
+
+    def correlation_shape(self, input_shape: Shape) -> Shape:
+        """The shape of the cross-correlation, before pooling: (filters, H - kh + 1, W - kw + 1)."""
+        _, rows, columns = input_shape
+        return (self.filters, rows - self.kernel + 1, columns - self.kernel + 1)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        _, rows, columns = self.correlation_shape(input_shape)
+        return (self.filters, rows // self.pool, columns // self.pool)
+
+    def parameter_shapes(self, input_shape: Shape) -> tuple[Shape, Shape]:
+        """(W shape, b shape): W is (filters, channels, kh, kw), b one bias per filter."""
+        return (self.filters, input_shape[0], self.kernel, self.kernel), (self.filters,)
+
+    def fan_in(self, input_shape: Shape) -> int:
+        """How many inputs each unit weighs: channels x kh x kw."""
+        return input_shape[0] * self.kernel * self.kernel
+
+    def fan_out(self, input_shape: Shape) -> int:
+        """network3's n_out: filters x kh x kw / pool^2."""
+        return self.filters * self.kernel * self.kernel // (self.pool * self.pool)
+
+    def mask_shape(self, input_shape: Shape) -> Shape | None:
+        return None
+
+    def input_problem(self, input_shape: Shape) -> str | None:
+        if len(input_shape) != 3:
+            return f"a conv layer takes (channels, rows, columns), not an input of shape {list(input_shape)}"
+        if min(input_shape[1:]) < self.kernel:
+            return f"its {self.kernel}x{self.kernel} kernel does not fit its {list(input_shape)} input"
+        if min(self.correlation_shape(input_shape)[1:]) < self.pool:
+            return f"its {self.pool}x{self.pool} pool does not fit the {list(self.correlation_shape(input_shape))} correlation"
+        return None
+
+    def workspace(self, input_shape: Shape) -> int:
+        """The input's windows, one row per output position (im2col), and the correlation."""
+        _, rows, columns = self.correlation_shape(input_shape)
+        return (self.fan_in(input_shape) + self.filters) * rows * columns
+
+
+LAYER_TYPES = {"dense": Dense, "conv": Conv}
+Layer = Dense | Conv  # any of LAYER_TYPES' classes
 
 
 @dataclass(frozen=True)
@@ -113,10 +200,24 @@ class Network:
 
     @property
     def init_fans(self) -> tuple[int | None, ...]:
-        """Per layer, the n of the initial W ~ N(0, 1/n): None for N(0, 1) (`large`), n_in for `default`."""
+        """Per layer, the n of the initial W ~ N(0, 1/n): None for N(0, 1) (`large`), n_in for
+        `default`, network3's n_out for `network3`."""
         if self.init == "large":
             return (None,) * len(self.layers)
-        return tuple(layer.fan_in(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
+        fan = "fan_out" if self.init == "network3" else "fan_in"
+        return tuple(getattr(layer, fan)(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
+
+    @property
+    def starts_at_zero(self) -> tuple[bool, ...]:
+        """Per layer, whether its W and b start at 0: network3's softmax output layer."""
+        return tuple(
+            self.init == "network3" and layer is self.layers[-1] and layer.activation == "softmax" for layer in self.layers
+        )
+
+    @property
+    def workspace(self) -> int:
+        """About how many numbers per example the largest layer's forward pass holds at once."""
+        return max(layer.workspace(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))
 
     @property
     def mask_shapes(self) -> tuple[Shape | None, ...]:
@@ -139,6 +240,12 @@ class Training:
     early_stopping_patience: int = 0  # stop after this many epochs without a new best; 0 = off
     halve_eta_patience: int = 0  # halve eta after this many epochs without a new best; 0 = off
     dtype: str = "float64"
+    drop_last: bool = False  # leave out a last mini-batch that would be short (network3)
+    best_epoch_ties: str = "first"  # the best validation epoch, on a tie: first | last (network3's)
+
+    def examples_per_epoch(self, n: int) -> int:
+        """How many of the n training examples an epoch visits: all, or with drop_last the whole mini-batches'."""
+        return n - n % self.batch_size if self.drop_last else n
 
 
 @dataclass(frozen=True)
@@ -169,7 +276,7 @@ class Spec:
         """A plain dict that `Spec.from_dict` reads back (TOML and JSON both hold it)."""
         tree = asdict(self)
         tree["network"]["input"] = self.network.input if isinstance(self.network.input, int) else list(self.network.input)
-        tree["network"]["layers"] = [asdict(layer) for layer in self.network.layers]
+        tree["network"]["layers"] = [_layer_tree(layer) for layer in self.network.layers]
         if self.data.train_size is None:
             del tree["data"]["train_size"]
         if self.book is None:
@@ -198,6 +305,14 @@ class Spec:
                 f"network.layers[{len(self.network.layers) - 1}].size is {self.network.layers[-1].size}, "
                 f"but {data_name} has {n_classes} classes"
             )
+
+
+def _layer_tree(layer: Layer) -> dict[str, Any]:
+    """A layer as the table a spec file holds (an L2 pool's `ties`, which means nothing, left out)."""
+    tree = asdict(layer)
+    if tree.get("pooling", "max") != "max":
+        del tree["ties"]
+    return tree
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -287,18 +402,31 @@ class _SpecReader:
             self.layer(layer, f"network.layers[{i}]", is_output=i == len(layers_tree) - 1)
             for i, layer in enumerate(layers_tree)
         )
+        if layers[-1].type != "dense":
+            raise self.error(f"network.layers[{len(layers) - 1}].type", "the output layer must be dense")
         output = layers[-1].activation
         if output != OUTPUT_ACTIVATION_OF_COST[cost]:
             raise self.error(
                 f"network.layers[{len(layers) - 1}].activation",
                 f"the {cost} cost needs a {OUTPUT_ACTIVATION_OF_COST[cost]} output layer, not {output}",
             )
-        return Network(
+        network = Network(
             input=self.shape(tree, "input", "network.input"),
             layers=layers,
             cost=cost,
             init=self.choice(tree, "init", "network.init", INITS, default="default"),
         )
+        self.check_chain(network)
+        return network
+
+    def check_chain(self, network: Network) -> None:
+        """Every layer takes the shape the one before it gives (a conv layer needs rows and columns)."""
+        shape = network.input_shape
+        for i, layer in enumerate(network.layers):
+            problem = layer.input_problem(shape)
+            if problem:
+                raise self.error(f"network.layers[{i}]", f"{problem} (network.input is {network.input})")
+            shape = layer.output_shape(shape)
 
     def layer(self, tree: Any, key: str, is_output: bool) -> Layer:
         """A layer table, read by the reader method named after its type (`dense`, ...)."""
@@ -306,6 +434,20 @@ class _SpecReader:
             raise self.error(key, f"expected a table, got {_describe(tree)}")
         kind = self.choice(tree, "type", f"{key}.type", tuple(LAYER_TYPES), default="dense")
         return getattr(self, kind)(tree, key, is_output)
+
+    def conv(self, tree: dict, key: str, is_output: bool) -> Conv:
+        self.table(tree, key, {"type", "filters", "kernel", "pool", "pooling", "ties", "activation"})
+        pooling = self.choice(tree, "pooling", f"{key}.pooling", POOLINGS, default="max")
+        if pooling != "max" and "ties" in tree:
+            raise self.error(f"{key}.ties", "is max pooling's choice; an L2 pool has no ties to break")
+        return Conv(
+            filters=self.integer(tree, "filters", f"{key}.filters", minimum=1),
+            kernel=self.integer(tree, "kernel", f"{key}.kernel", default=5, minimum=1),
+            pool=self.integer(tree, "pool", f"{key}.pool", default=2, minimum=1),
+            pooling=pooling,
+            ties=self.choice(tree, "ties", f"{key}.ties", TIES, default="first"),
+            activation=self.choice(tree, "activation", f"{key}.activation", HIDDEN_ACTIVATIONS),
+        )
 
     def dense(self, tree: dict, key: str, is_output: bool) -> Dense:
         self.table(tree, key, {"type", "size", "activation", "dropout"})
@@ -340,6 +482,10 @@ class _SpecReader:
                 tree, "halve_eta_patience", "training.halve_eta_patience", default=0, minimum=0
             ),
             dtype=self.choice(tree, "dtype", "training.dtype", DTYPES, default="float64"),
+            drop_last=self.boolean(tree, "drop_last", "training.drop_last", default=False),
+            best_epoch_ties=self.choice(
+                tree, "best_epoch_ties", "training.best_epoch_ties", BEST_EPOCH_TIES, default="first"
+            ),
         )
 
     def data(self, tree: Any) -> Data:

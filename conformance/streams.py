@@ -36,13 +36,18 @@ def initial_parameters(network: Network, seed: int) -> Parameters:
     `large` (network.py): W ~ N(0, 1) and b ~ N(0, 1).
     `default` (network2.py): W ~ N(0, 1/n_in), so that z starts out near the sigmoid's slope,
     and b ~ N(0, 1).
+    `network3` (chapter 6): W ~ N(0, 1/n_out) with network3's n_out, b ~ N(0, 1), and a softmax
+    output layer at 0 (its draws are made, and dropped, so that the other layers' are the same).
     """
     rng = _generator(seed, INIT_STREAM)
     shapes = network.parameter_shapes
     biases = [rng.standard_normal(b_shape) for _, b_shape in shapes]
     weights = [rng.standard_normal(w_shape) for w_shape, _ in shapes]
     weights = [w if fan is None else w / np.sqrt(fan) for w, fan in zip(weights, network.init_fans)]
-    return list(zip(weights, biases))
+    return [
+        (np.zeros_like(w), np.zeros_like(b)) if zero else (w, b)
+        for w, b, zero in zip(weights, biases, network.starts_at_zero)
+    ]
 
 
 def epoch_order(n_examples: int, epoch: int, seed: int, shuffle: bool = True) -> np.ndarray:
@@ -100,10 +105,13 @@ class EpochPlan:
 
 
 def epoch_plan(spec: Spec, n_examples: int, epoch: int, seed: int) -> EpochPlan:
+    """Epoch `epoch`'s order and masks over n_examples training examples (with drop_last, over
+    those of its whole mini-batches)."""
+    visited = spec.training.examples_per_epoch(n_examples)
     return EpochPlan(
         epoch=epoch,
-        order=epoch_order(n_examples, epoch, seed, spec.training.shuffle),
-        masks=dropout_masks(spec.network, n_examples, epoch, seed),
+        order=epoch_order(n_examples, epoch, seed, spec.training.shuffle)[:visited],
+        masks=dropout_masks(spec.network, visited, epoch, seed),
     )
 
 

@@ -21,7 +21,8 @@ from .spec import ETA_FLOOR_DIVISOR, Spec
 from .streams import Parameters, batch_bounds
 
 
-EVALUATION_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory
+EVALUATION_CHUNK = 10_000  # examples per forward pass when evaluating, at most ...
+EVALUATION_NUMBERS = 1 << 24  # ... and at most about this many numbers held at once (128 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -76,17 +77,23 @@ def _all_finite(params: Parameters) -> bool:
 
 
 def evaluate(model, data: Dataset) -> tuple[int, float]:
-    """(correct count, total cost) on a data set, EVALUATION_CHUNK examples at a time.
+    """(correct count, total cost) on a data set, in chunks that bound the memory a forward pass takes.
 
     The total cost is network2's total_cost: the mean cost per example plus the regulariser's
     term with n = the size of this data set.
     """
+    chunk = evaluation_chunk(model.spec.network)
     correct, cost_sum = 0, 0.0
-    for start in range(0, len(data), EVALUATION_CHUNK):
-        rows = slice(start, start + EVALUATION_CHUNK)
+    for start in range(0, len(data), chunk):
+        rows = slice(start, start + chunk)
         chunk_correct, chunk_cost = model.evaluate(data.x[rows], data.labels[rows], data.y[rows])
         correct, cost_sum = correct + chunk_correct, cost_sum + chunk_cost
     return correct, cost_sum / len(data) + model.penalty(len(data))
+
+
+def evaluation_chunk(network) -> int:
+    """Examples per forward pass when evaluating: 10,000 for the MLPs, fewer for a conv net's larger layers."""
+    return max(1, min(EVALUATION_CHUNK, EVALUATION_NUMBERS // network.workspace))
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,14 @@ class EpochRecord:
 class History:
     records: list[EpochRecord] = field(default_factory=list)
     stop_reason: str = "ran every epoch"
+    best_epoch_ties: str = "first"  # which of two epochs tied on validation accuracy is the best: first | last
 
     @property
     def best_validation(self) -> EpochRecord:
-        """The epoch with the highest validation accuracy (the first one, on a tie)."""
-        return max(self.records, key=lambda record: (record.validation_correct, -record.epoch))
+        """The epoch with the highest validation accuracy (on a tie, the first one, or with network3's
+        rule the last one)."""
+        later_wins = 1 if self.best_epoch_ties == "last" else -1
+        return max(self.records, key=lambda record: (record.validation_correct, later_wins * record.epoch))
 
     def to_dict(self) -> dict[str, Any]:
         best = self.best_validation
@@ -173,8 +183,8 @@ def train(
         for name, split in data.items()
     }
     n = len(data["training"])
-    n_steps = len(batch_bounds(n, training.batch_size))
-    history, eta = History(), training.eta
+    n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
+    history, eta = History(best_epoch_ties=training.best_epoch_ties), training.eta
     schedule = _Schedule(training.early_stopping_patience, training.halve_eta_patience)
     last_epoch = first_epoch + training.epochs - 1
     for epoch in range(first_epoch, last_epoch + 1):

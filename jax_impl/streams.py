@@ -52,7 +52,10 @@ class NativeStreams:
         biases = [jax.random.normal(key, b_shape, float64) for key, (_, b_shape) in zip(keys, shapes)]
         weights = [jax.random.normal(key, w_shape, float64) for key, (w_shape, _) in zip(keys[len(shapes) :], shapes)]
         weights = [w if fan is None else w / np.sqrt(fan) for w, fan in zip(weights, network.init_fans)]
-        return [(np.asarray(w), np.asarray(b)) for w, b in zip(weights, biases)]
+        return [
+            (np.zeros(w.shape), np.zeros(b.shape)) if zero else (np.asarray(w), np.asarray(b))
+            for w, b, zero in zip(weights, biases, network.starts_at_zero)
+        ]
 
     def epoch_plan(self, spec, n_examples, epoch, seed):
         """The epoch's order, on the device, and a dropout key for each of its mini-batches."""
@@ -60,7 +63,9 @@ class NativeStreams:
             order = jax.random.permutation(self._key(seed, ORDER_STREAM, epoch), n_examples)
         else:
             order = jax.device_put(jnp.arange(n_examples), self.device)
-        n_steps = len(batch_bounds(n_examples, spec.training.batch_size))
+        visited = spec.training.examples_per_epoch(n_examples)
+        order = order[:visited]
+        n_steps = len(batch_bounds(visited, spec.training.batch_size))
         return NativeEpochPlan(epoch, order, jax.random.split(self._key(seed, DROPOUT_STREAM, epoch), n_steps))
 
 

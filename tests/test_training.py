@@ -131,7 +131,7 @@ class ScriptedBackend:
 
         class Model:
             def __init__(self, spec, params, device):
-                pass
+                self.spec = spec
 
             def train_epoch(self, data, plan, eta, on_step=None):
                 backend.etas.append(eta)

@@ -35,7 +35,10 @@ class NativeStreams:
         biases = [normal(b_shape) for _, b_shape in shapes]
         weights = [normal(w_shape) for w_shape, _ in shapes]
         weights = [w if fan is None else w / np.sqrt(fan) for w, fan in zip(weights, network.init_fans)]
-        return [(w.cpu().numpy(), b.cpu().numpy()) for w, b in zip(weights, biases)]
+        return [
+            (np.zeros(w.shape), np.zeros(b.shape)) if zero else (w.cpu().numpy(), b.cpu().numpy())
+            for w, b, zero in zip(weights, biases, network.starts_at_zero)
+        ]
 
     def epoch_plan(self, spec, n_examples, epoch, seed):
         """The epoch's order and dropout keep-masks, as tensors already on the device."""
@@ -43,11 +46,12 @@ class NativeStreams:
             order = torch.randperm(n_examples, generator=self._generator(seed, ORDER_STREAM, epoch), device=self.device)
         else:
             order = torch.arange(n_examples, device=self.device)
+        visited = spec.training.examples_per_epoch(n_examples)
         generator = self._generator(seed, DROPOUT_STREAM, epoch)
         masks = [
             None
             if shape is None
-            else torch.rand((n_examples, *shape), generator=generator, device=self.device) >= layer.dropout
+            else torch.rand((visited, *shape), generator=generator, device=self.device) >= layer.dropout
             for layer, shape in zip(spec.network.layers, spec.network.mask_shapes)
         ]
-        return EpochPlan(epoch=epoch, order=order, masks=masks)
+        return EpochPlan(epoch=epoch, order=order[:visited], masks=masks)
