@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from .backends import load_backend
 from .checks import REFERENCE, Result, check_gradients, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
-from .matrix import CHAPTER_1, TRAJECTORY_CASES, all_gradient_cases, covering_gradient_cases
+from .matrix import (
+    CHAPTER_1,
+    TRAJECTORY_CASES,
+    all_conv_gradient_cases,
+    all_gradient_cases,
+    covering_conv_gradient_cases,
+    covering_gradient_cases,
+)
 
 MODES = ("quick", "full")
 STEPS = {"quick": 10, "full": 100}
@@ -50,9 +57,11 @@ def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]
     """[(case, how to check it)]: gradient cases get {}, training cases their steps and whether to run an epoch."""
     if mode not in MODES:
         raise NndlError(f"unknown conformance mode {mode!r}; choose one of: {', '.join(MODES)}")
-    gradient_cases = (
-        covering_gradient_cases("float64") if mode == "quick" else all_gradient_cases("float64")
-    ) + covering_gradient_cases("float32")
+    if mode == "quick":
+        gradient_cases = covering_gradient_cases("float64") + covering_conv_gradient_cases("float64")
+    else:
+        gradient_cases = all_gradient_cases("float64") + all_conv_gradient_cases("float64")
+    gradient_cases += covering_gradient_cases("float32") + covering_conv_gradient_cases("float32")
     planned = [(case, {}) for case in gradient_cases]
     for case in TRAJECTORY_CASES:
         planned.append((case, {"steps": STEPS[mode], "whole_epoch": mode == "full" or case == CHAPTER_1}))

@@ -6,9 +6,13 @@ and one to four hidden layers. `--full` checks the whole product in float64; `--
 a covering subset in which every pair of choices (say, ReLU with L1, or softmax with dropout)
 still appears at least once. Both add float32 rows for that covering subset.
 
+A second matrix does the same for the chapter 6 convolutional nets: one or two conv-pool
+layers, max pooling with either tie rule or L2 pooling, the hidden activation, the regulariser,
+dropout on the dense layers, and network3's or the default initialisation.
+
 The trajectories are the book's presets and a few variants that reach the choices the presets
-do not (L1, dropout with ReLU and softmax), trained from the same initial parameters, batch
-order and dropout masks by every backend.
+do not (L1, dropout with ReLU and softmax, the chapter 6 net with L2 pooling or dropout),
+trained from the same initial parameters, batch order and dropout masks by every backend.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ GRADIENT_FACTORS = {
     "init": INITS,
     "depth": (1, 2, 3, 4),
 }
+CONV_GRADIENT_FACTORS = {
+    "conv_layers": (1, 2),
+    "pooling": ("max-first", "max-all", "l2"),  # max pooling with each tie rule, and L2 pooling
+    "activation": HIDDEN_ACTIVATIONS,
+    "regularizer": REGULARIZERS,
+    "dropout": (False, True),
+    "init": ("network3", "default"),
+}
+CONV_FILTERS = (4, 6)  # small conv layers (the book's have 20 and 40 filters): the same math, checked faster
 HIDDEN_SIZE = 30  # the book's chapter 1 and 5 hidden layers
 BATCH_SIZE = 10
 GRADIENT_TRAINING_SIZE = 1000  # the n of lambda / n, and the examples batches are drawn from
@@ -68,14 +81,60 @@ class GradientCase:
             {
                 "name": self.name,
                 "network": {"input": 784, "layers": layers, "cost": self.cost, "init": self.init},
-                "training": {
-                    "epochs": 1,
-                    "batch_size": BATCH_SIZE,
-                    "eta": 0.5,
-                    "regularizer": self.regularizer,
-                    "lmbda": 0.0 if self.regularizer == "none" else LMBDA,
-                    "dtype": self.dtype,
-                },
+                "training": _training(self.regularizer, self.dtype),
+                "data": {"train_size": GRADIENT_TRAINING_SIZE},
+            },
+            "conformance/matrix.py",
+        )
+
+
+def _training(regularizer: str, dtype: str) -> dict:
+    return {
+        "epochs": 1,
+        "batch_size": BATCH_SIZE,
+        "eta": 0.5,
+        "regularizer": regularizer,
+        "lmbda": 0.0 if regularizer == "none" else LMBDA,
+        "dtype": dtype,
+    }
+
+
+@dataclass(frozen=True)
+class ConvGradientCase:
+    """A chapter 6 net: one or two conv-pool layers (5x5 kernels, 2x2 pools), a dense hidden layer, softmax."""
+
+    conv_layers: int
+    pooling: str  # "max-first", "max-all" or "l2"
+    activation: str
+    regularizer: str
+    dropout: bool
+    init: str
+    dtype: str = "float64"
+
+    @property
+    def name(self) -> str:
+        dropout = "dropout" if self.dropout else "no-dropout"
+        return (
+            f"grad conv{self.conv_layers} {self.pooling} {self.activation} {self.regularizer} {dropout} "
+            f"{self.init} {self.dtype}"
+        )
+
+    def spec(self) -> Spec:
+        pooling, _, ties = self.pooling.partition("-")
+        conv = {"type": "conv", "kernel": 5, "pool": 2, "pooling": pooling, "activation": self.activation}
+        if ties:
+            conv["ties"] = ties
+        dropout = HIDDEN_DROPOUT if self.dropout else 0.0
+        layers = [{**conv, "filters": filters} for filters in CONV_FILTERS[: self.conv_layers]] + [
+            {"type": "dense", "size": HIDDEN_SIZE, "activation": self.activation, "dropout": dropout},
+            {"type": "dense", "size": 10, "activation": "softmax", "dropout": dropout},
+        ]
+        network = {"input": [1, 28, 28], "layers": layers, "cost": "log_likelihood", "init": self.init}
+        return Spec.from_dict(
+            {
+                "name": self.name,
+                "network": network,
+                "training": _training(self.regularizer, self.dtype),
                 "data": {"train_size": GRADIENT_TRAINING_SIZE},
             },
             "conformance/matrix.py",
@@ -88,12 +147,27 @@ def all_gradient_cases(dtype: str = "float64") -> list[GradientCase]:
 
 
 def covering_gradient_cases(dtype: str = "float64") -> list[GradientCase]:
-    """A subset of the product in which every pair of choices of two factors appears at least once.
+    """A subset of GRADIENT_FACTORS' product in which every pair of choices appears at least once."""
+    return [GradientCase(*choice, dtype=dtype) for choice in covering_choices(GRADIENT_FACTORS)]
+
+
+def all_conv_gradient_cases(dtype: str = "float64") -> list[ConvGradientCase]:
+    """The whole product of CONV_GRADIENT_FACTORS (288 cases)."""
+    return [ConvGradientCase(*choice, dtype=dtype) for choice in itertools.product(*CONV_GRADIENT_FACTORS.values())]
+
+
+def covering_conv_gradient_cases(dtype: str = "float64") -> list[ConvGradientCase]:
+    """A subset of CONV_GRADIENT_FACTORS' product in which every pair of choices appears at least once."""
+    return [ConvGradientCase(*choice, dtype=dtype) for choice in covering_choices(CONV_GRADIENT_FACTORS)]
+
+
+def covering_choices(factors: dict[str, tuple]) -> list[tuple]:
+    """A subset of the factors' product in which every pair of choices of two factors appears at least once.
 
     Greedy: take, again and again, the case that covers the most pairs not yet covered (the
     first such in product order), until none is left. The result is the same on every run.
     """
-    choices = list(itertools.product(*GRADIENT_FACTORS.values()))
+    choices = list(itertools.product(*factors.values()))
 
     def pairs(choice):
         return {(i, choice[i], j, choice[j]) for i, j in itertools.combinations(range(len(choice)), 2)}
@@ -104,7 +178,7 @@ def covering_gradient_cases(dtype: str = "float64") -> list[GradientCase]:
         best = max(choices, key=lambda choice: len(pairs(choice) & uncovered))
         chosen.append(best)
         uncovered -= pairs(best)
-    return [GradientCase(*choice, dtype=dtype) for choice in chosen]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -141,7 +215,23 @@ DROPOUT_RELU_SOFTMAX = (
     ("network.init", "default"),
     ("training.eta", 0.1),
 )
+CNN_SUBSET = ("data.train_size", 2000)  # a chapter 6 epoch on 2,000 images: enough to mean something, quick to run
+
+
+def _chapter_6_layers(pooling: str = "max", dropout: float = 0.0) -> tuple[str, list[dict]]:
+    """ch6-conv2-relu's layers with another pooling on its conv layers, or dropout on its dense layers."""
+    layers = load_preset("ch6-conv2-relu").to_dict()["network"]["layers"]
+    for layer in layers:
+        if layer["type"] == "conv" and pooling != layer["pooling"]:
+            layer["pooling"] = pooling
+            del layer["ties"]  # max pooling's choice
+        if layer["type"] == "dense":
+            layer["dropout"] = dropout
+    return ("network.layers", layers)
+
+
 CHAPTER_1 = TrajectoryCase("ch1-sigmoid-30")
+CHAPTER_6 = TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images")
 TRAJECTORY_CASES = [
     CHAPTER_1,
     TrajectoryCase("ch3-xent-30"),
@@ -152,4 +242,12 @@ TRAJECTORY_CASES = [
     TrajectoryCase("ch3-xent-30", DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax"),
     TrajectoryCase("ch1-sigmoid-30", dtype="float32"),
     TrajectoryCase("ch3-l2-30", dtype="float32"),
+    CHAPTER_6,
+    TrajectoryCase(
+        "ch6-conv2-relu", (CNN_SUBSET, _chapter_6_layers(pooling="l2")), label="ch6-conv2-relu l2-pool 2000 images"
+    ),
+    TrajectoryCase(
+        "ch6-conv2-relu", (CNN_SUBSET, _chapter_6_layers(dropout=0.5)), label="ch6-conv2-relu dropout 2000 images"
+    ),
+    TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images", dtype="float32"),
 ]

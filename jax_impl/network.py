@@ -25,7 +25,9 @@ class Network:
 
     def __init__(self, network):
         self.spec = network
-        self.layers = [LAYERS[layer.type](layer) for layer in network.layers]
+        self.layers = [
+            LAYERS[layer.type](layer, shape) for layer, shape in zip(network.layers, network.layer_input_shapes)
+        ]
         self.cost = COSTS[network.cost]
 
     def __hash__(self):

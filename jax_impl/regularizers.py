@@ -35,8 +35,9 @@ class L2:
 class L1:
     @staticmethod
     def penalty(weights, lmbda, n):
-        """(lambda / n) sum_w |w|, the L1 term of the cost (ch. 3); jax.grad takes |w|' at 0 as 0."""
-        return (lmbda / n) * sum(jnp.sum(jnp.abs(w)) for w in weights)
+        """(lambda / n) sum_w |w|, the L1 term of the cost (ch. 3), written w sgn(w): jax.grad then takes
+        |w|' at 0 as sgn(0) = 0, as the book's update does (jnp.abs's own derivative at 0 is 1)."""
+        return (lmbda / n) * sum(jnp.sum(w * jnp.sign(w)) for w in weights)
 
     @staticmethod
     def shrink(w, eta, lmbda, n):

@@ -16,7 +16,9 @@ class Network:
     """A spec's network (conformance.spec.Network) as this backend's layers, and its cost."""
 
     def __init__(self, network):
-        self.layers = [LAYERS[layer.type](layer) for layer in network.layers]
+        self.layers = [
+            LAYERS[layer.type](layer, shape) for layer, shape in zip(network.layers, network.layer_input_shapes)
+        ]
         self.cost = COSTS[network.cost]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
+jnp = jax.numpy
 
 import jax_impl
 import reference
@@ -18,7 +19,7 @@ from conformance.checks import relative_difference
 from conformance.errors import NndlError
 from conformance.presets import load_preset
 from conformance.streams import EpochPlan, batch_bounds, epoch_plan, initial_parameters
-from conformance.training import prepare_data, evaluate
+from conformance.training import evaluate, prepare_data
 from jax_impl import streams as jax_streams
 from jax_impl import train as jax_train
 from tests.backend_support import PRESET, SMALL, untrained_checkpoint
@@ -328,3 +329,15 @@ def test_a_device_jax_cannot_use_is_one_line(nndl, tmp_path, monkeypatch, comman
         result = nndl(*command.split(), "--backend", "jax", "--device", device, *SMALL, "--save", saved)
     assert_one_line_error(result, f"--device {device}", says, "use --device cpu")
     assert not saved.exists()
+
+
+def test_l1s_gradient_at_a_zero_weight_is_zero_as_in_the_reference():
+    """|w|' at w = 0 is sgn(0) = 0 in the book's L1 update; jnp.abs's own derivative there is 1.
+    (Found by the chapter 6 conformance rows: network3's softmax layer starts at 0.)"""
+    from jax_impl.regularizers import L1
+    from reference.regularizers import L1 as ReferenceL1
+
+    w = np.array([[0.0, 2.0], [-3.0, 0.0]])
+    by_jax = jax.grad(lambda w: L1.penalty([w], 5.0, 100))(jnp.asarray(w))
+    np.testing.assert_array_equal(np.asarray(by_jax), ReferenceL1.gradient(w, 5.0, 100))
+    assert float(L1.penalty([jnp.asarray(w)], 5.0, 100)) == 5.0 / 100 * 5.0

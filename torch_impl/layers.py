@@ -10,13 +10,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from .activations import ACTIVATIONS
+from .convolution import correlate
+from .pooling import POOLS
 
 
 class Dense(nn.Module):
     """A fully connected layer, z = W x + b and a = sigma(z) (ch. 1, eq. 25), whose input may be
     dropped out (network3's way: a keep-mask on the input, no rescaling)."""
 
-    def __init__(self, layer):
+    def __init__(self, layer, input_shape):
         super().__init__()
         self.activation, self.dropout = ACTIVATIONS[layer.activation], layer.dropout
 
@@ -39,4 +41,27 @@ class Dense(nn.Module):
         return z, self.activation.fn(z)
 
 
-LAYERS = {"dense": Dense}
+class ConvPool(nn.Module):
+    """network3's convolutional-pooling layer (ch. 6): z = pool(W * x) + b and a = sigma(z), with
+    W * x the valid cross-correlation of the input with each filter, pooling over non-overlapping
+    windows, and one bias per filter."""
+
+    def __init__(self, layer, input_shape):
+        super().__init__()
+        self.activation, self.dropout = ACTIVATIONS[layer.activation], 0.0
+        self.pool = POOLS[layer.pooling](layer.pool, layer.ties)
+        self.input_shape = input_shape  # (channels, rows, columns): a flat MNIST row becomes (1, 28, 28)
+
+    def forward(self, params, x, mask):
+        """Training (a conv layer has no dropout: mask is None); returns (z, a)."""
+        w, b = params
+        x = x.reshape(len(x), *self.input_shape)
+        z = self.pool.fn(correlate(x, w)) + b[:, None, None]
+        return z, self.activation.fn(z)
+
+    def infer(self, params, x):
+        """Inference: the same as training, a conv layer having no dropout; returns (z, a)."""
+        return self.forward(params, x, None)
+
+
+LAYERS = {"dense": Dense, "conv": ConvPool}

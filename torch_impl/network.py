@@ -19,7 +19,9 @@ class Network(nn.Module):
 
     def __init__(self, network):
         super().__init__()
-        self.layers = nn.ModuleList(LAYERS[layer.type](layer) for layer in network.layers)
+        self.layers = nn.ModuleList(
+            LAYERS[layer.type](layer, shape) for layer, shape in zip(network.layers, network.layer_input_shapes)
+        )
         self.cost = COSTS[network.cost]
 
 
