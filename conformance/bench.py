@@ -74,6 +74,8 @@ COMPILING_BACKENDS = {"jax"}
 def bare_loop_reason(spec: Spec) -> str | None:
     """Why the bare loops (NumPy's, torch's and JAX's) cannot run this spec, or None when they can."""
     network = spec.network
+    if any(layer.type != "dense" for layer in network.layers):
+        return "the bare loop is written for dense layers only"
     if any(layer.activation != "sigmoid" for layer in network.layers):
         return "the bare loop is written for sigmoid layers only"
     if network.has_dropout or spec.training.regularizer == "l1":

@@ -64,12 +64,16 @@ def check_savable(path: Path, spec: Spec) -> None:
         raise CheckpointError(f"{path}: a checkpoint's name must end in .npz (nndl's format) or .json (the book's)")
     network = spec.network
     hidden_and_output = {layer.activation for layer in network.layers}
+    dense_only = all(layer.type == "dense" for layer in network.layers)
     if path.suffix == ".json" and (
-        hidden_and_output != {"sigmoid"} or network.cost not in NETWORK2_COST_NAMES or network.has_dropout
+        not dense_only
+        or hidden_and_output != {"sigmoid"}
+        or network.cost not in NETWORK2_COST_NAMES
+        or network.has_dropout
     ):
         raise CheckpointError(
-            f"{path}: the book's network2 JSON format holds sigmoid networks with the quadratic or cross-entropy "
-            "cost and no dropout; save as .npz instead"
+            f"{path}: the book's network2 JSON format holds dense sigmoid networks with the quadratic or "
+            "cross-entropy cost and no dropout; save as .npz instead"
         )
 
 

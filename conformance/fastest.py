@@ -131,11 +131,7 @@ def measurement_conditions(spec: Spec, device: str, examples: int) -> dict:
     """Everything the time of an epoch depends on, and nothing else (not the seed, eta or epochs)."""
     network, training = spec.network, spec.training
     return {
-        "network": {
-            "sizes": list(network.sizes),
-            "layers": [[layer.type, layer.activation, layer.dropout] for layer in network.layers],
-            "cost": network.cost,
-        },
+        "network": {key: value for key, value in spec.to_dict()["network"].items() if key != "init"},
         "training": {"batch_size": training.batch_size, "dtype": training.dtype, "regularizer": training.regularizer},
         "examples": examples,
         "device": device,
