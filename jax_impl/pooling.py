@@ -21,15 +21,20 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def _window_reduce(u, size, initial, reduce):
-    """reduce over each non-overlapping size x size window of u; "VALID" drops the ragged border.
+def _max_pool(u, size):
+    """The largest entry of each non-overlapping size x size window; "VALID" drops the ragged border.
 
-    initial stays a Python number: JAX then recognises lax.max with -inf and lax.add with 0 and uses
-    its reduce_window_max and reduce_window_sum primitives, whose gradient rules the tests pin
-    (an initial array gives the generic reduce_window instead).
+    The initial -inf stays a Python number: JAX then recognises lax.max and uses reduce_window_max,
+    whose gradient rule the tests pin (an initial array gives the generic reduce_window instead).
     """
     window = (1, 1, size, size)
-    return lax.reduce_window(u, initial, reduce, window, window, "VALID")
+    return lax.reduce_window(u, -jnp.inf, lax.max, window, window, "VALID")
+
+
+def _sum_pool(u, size):
+    """The sum of each non-overlapping size x size window (reduce_window_sum), the ragged border dropped."""
+    window = (1, 1, size, size)
+    return lax.reduce_window(u, 0.0, lax.add, window, window, "VALID")
 
 
 def _spread(pooled, size):
@@ -40,11 +45,11 @@ def _spread(pooled, size):
 @partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _max_pool_all_ties(u, size):
     """reduce_window max whose gradient goes in full to every tied maximum, as Theano's pool_2d."""
-    return _window_reduce(u, size, -jnp.inf, lax.max)
+    return _max_pool(u, size)
 
 
 def _max_pool_all_ties_forward(u, size):
-    pooled = _window_reduce(u, size, -jnp.inf, lax.max)
+    pooled = _max_pool(u, size)
     return pooled, (u, pooled)
 
 
@@ -71,7 +76,7 @@ class MaxPool:
         at a tie to the first in row-major order (reduce_window's own rule) or in full to each ("all")."""
         if self.ties == "all":
             return _max_pool_all_ties(u, self.size)
-        return _window_reduce(u, self.size, -jnp.inf, lax.max)
+        return _max_pool(u, self.size)
 
 
 class L2Pool:
@@ -87,9 +92,9 @@ class L2Pool:
         the gradient as 0, and the double where gives it: the sqrt never sees a 0, and the outer
         where sends it no gradient from an all-zero window.
         """
-        s = _window_reduce(u * u, self.size, 0, lax.add)  # the sum over each window
+        s = _sum_pool(u * u, self.size)  # the sum over each window
         positive = s > 0
-        return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1)), 0)
+        return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1.0)), 0.0)
 
 
 POOLS = {"max": MaxPool, "l2": L2Pool}

@@ -65,9 +65,10 @@ class L2Pool:
         """sqrt(sum of the squares in each window) (ch. 6, L2 pooling), with gradient 0 in an all-zero window.
 
         There d sqrt(s)/ds is infinite, and a window of zeros is common: before the bias, MNIST's
-        blank margins give them; lp_pool2d or a plain sqrt returns NaN gradients there. The spec
-        defines the gradient as 0, and the double where gives it: the sqrt never sees a 0, and the
-        outer where sends it no gradient from an all-zero window.
+        blank margins give them; a plain torch.sqrt returns NaN gradients there. The spec defines
+        the gradient as 0, and the double where gives it: the sqrt never sees a 0, and the outer
+        where sends it no gradient from an all-zero window. (F.lp_pool2d gives 0 there too, but
+        only through a relu inside it that its documentation does not promise.)
         """
         s = F.avg_pool2d(u * u, self.size, divisor_override=1)  # the sum over each window
         positive = s > 0
