@@ -16,19 +16,23 @@ import numpy as np
 
 
 def _windows(u, size):
-    """u without its ragged border, as (m, c, H // size, W // size, size * size): each window in row-major order."""
-    m, c, h, w = u.shape
-    rows, cols = h // size, w // size
-    blocks = u[:, :, : rows * size, : cols * size].reshape(m, c, rows, size, cols, size)
-    return blocks.transpose(0, 1, 2, 4, 3, 5).reshape(m, c, rows, cols, size * size)
+    """The windows' entries, one array per place in the window in row-major order:
+    (size * size, m, c, H // size, W // size), the ragged border left out.
+
+    u[:, :, p::size, q::size] holds entry (p, q) of every window, so a loop over the size x size
+    places in a window (never over pixels) gathers them.
+    """
+    rows, cols = u.shape[2] // size * size, u.shape[3] // size * size
+    return np.stack([u[:, :, p:rows:size, q:cols:size] for p in range(size) for q in range(size)])
 
 
 def _unwindows(windows, shape, size):
-    """The inverse of _windows: the windows put back in place, zeros in the ragged border."""
-    m, c, rows, cols, _ = windows.shape
-    blocks = windows.reshape(m, c, rows, cols, size, size).transpose(0, 1, 2, 4, 3, 5)
+    """The inverse of _windows: each entry put back in its place, zeros in the ragged border."""
     u = np.zeros(shape, dtype=windows.dtype)
-    u[:, :, : rows * size, : cols * size] = blocks.reshape(m, c, rows * size, cols * size)
+    rows, cols = windows.shape[3] * size, windows.shape[4] * size
+    for place, entries in enumerate(windows):
+        p, q = divmod(place, size)
+        u[:, :, p:rows:size, q:cols:size] = entries
     return u
 
 
@@ -41,17 +45,18 @@ class MaxPool:
 
     def fn(self, u):
         """The largest activation in each window (ch. 6, max-pooling)."""
-        return _windows(u, self.size).max(axis=-1)
+        return _windows(u, self.size).max(axis=0)
 
     def backward(self, u, pooled, grad):
         """dC/du (ch. 6, max-pooling): each window's gradient goes to its maximum, the rest get 0;
         at a tie, to the first maximum in row-major order ("first") or in full to each ("all")."""
-        windows = _windows(u, self.size)
-        if self.ties == "all":
-            chosen = windows == pooled[..., None]
-        else:
-            chosen = np.arange(self.size * self.size) == windows.argmax(axis=-1)[..., None]
-        return _unwindows(chosen * grad[..., None], u.shape, self.size)
+        chosen = _windows(u, self.size) == pooled  # every maximum, place by place in row-major order
+        if self.ties == "first":
+            seen = np.zeros_like(chosen[0])  # a window's maximum found at an earlier place
+            for maxima in chosen:
+                maxima &= ~seen
+                seen |= maxima
+        return _unwindows(chosen * grad, u.shape, self.size)
 
 
 class L2Pool:
@@ -61,7 +66,7 @@ class L2Pool:
 
     def fn(self, u):
         """sqrt(sum of the squares in each window) (ch. 6, L2 pooling)."""
-        return np.sqrt(np.sum(_windows(u, self.size) ** 2, axis=-1))
+        return np.sqrt(np.sum(_windows(u, self.size) ** 2, axis=0))
 
     def backward(self, u, pooled, grad):
         """dC/du = dC/dpooled * u / pooled (ch. 6, L2 pooling), and 0 in an all-zero window.
@@ -71,7 +76,7 @@ class L2Pool:
         """
         positive = pooled > 0
         scale = np.where(positive, grad / np.where(positive, pooled, 1), 0)
-        return _unwindows(_windows(u, self.size) * scale[..., None], u.shape, self.size)
+        return _unwindows(_windows(u, self.size) * scale, u.shape, self.size)
 
 
 POOLS = {"max": MaxPool, "l2": L2Pool}
