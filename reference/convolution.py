@@ -6,7 +6,8 @@ Backprop through a convolutional layer is left to the reader as a problem in cha
 `weight_gradient` (dC/dw) and `input_gradient` (dC/dx), both cross-correlations again.
 
 No Python loop visits a pixel: sliding_window_view sees every kh x kw window of x without
-copying, and one tensordot (a matrix product, im2col in BLAS) sums over channels and kernel.
+copying, and one tensordot sums over channels and kernel (NumPy copies the windows into one
+matrix, im2col, and BLAS multiplies it by the kernels).
 """
 
 import numpy as np
