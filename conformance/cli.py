@@ -342,6 +342,7 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
     if folder:
         settings = _run_settings(args)
         recorder = runs.RunRecorder(Path(folder), spec, settings, start.origin, start.first_epoch, bool(args.resume))
+    reporter = _ConsoleReporter(show_progress=not args.quiet)
     try:
         return train(
             backend,
@@ -349,7 +350,7 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
             splits,
             args.seed,
             initial=start.params,
-            reporter=_ConsoleReporter(show_progress=not args.quiet),
+            reporter=reporter,
             first_epoch=start.first_epoch,
             device=args.device,
             streams=streams,
@@ -357,6 +358,7 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
             on_epoch=recorder.save if recorder else None,
         )
     except KeyboardInterrupt:
+        reporter.close_bar()
         left = recorder.interrupted() if recorder else "nothing was saved (--checkpoint-dir DIR keeps every epoch)"
         raise KeyboardInterrupt(left) from None
 
@@ -584,9 +586,7 @@ class _ConsoleReporter:
             self.bar.update()
 
     def epoch_finished(self, record: EpochRecord, last_epoch: int) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.close_bar()
         print(
             f"epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
             f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
@@ -596,6 +596,11 @@ class _ConsoleReporter:
 
     def note(self, message: str) -> None:
         print(message, flush=True)
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _log(message: str) -> None:
