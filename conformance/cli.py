@@ -12,10 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from . import bench as benchmark
 from . import fastest
 from . import report as conformance_report
+from . import runs
 from . import streams as shared_streams
 from .backends import backend_names, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
@@ -25,7 +27,8 @@ from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
 from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
-from .training import EpochRecord, evaluate, prepare_data, train
+from .streams import Parameters
+from .training import EpochRecord, History, evaluate, prepare_data, train
 
 DEVICES = ("cpu", "cuda", "mps")
 
@@ -38,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except NndlError as error:
         print(f"nndl: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("nndl: interrupted; nothing was saved", file=sys.stderr)
+    except KeyboardInterrupt as interruption:
+        what_was_saved = f"; {interruption}" if interruption.args else ""
+        print(f"nndl: interrupted{what_was_saved}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away, as `nndl presets | head` does
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stdout for the rest of the process)
@@ -67,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--remeasure", action="store_true", help="with --backend auto: time the backends again, whatever the cache says"
     )
-    training.add_argument("--seed", type=int, default=0, help="seed of the shared random streams (default 0)")
+    training.add_argument(
+        "--seed", type=int, default=0, help="seed of the random streams (default 0; with --resume, the run's)"
+    )
     training.add_argument(
         "--rng",
         choices=("shared", "native"),
@@ -83,8 +89,26 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--overwrite", action="store_true", help="let --save, --json and --plot replace existing files"
     )
+    training.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="save the run's state in DIR after every epoch, so that --resume DIR can go on after a kill",
+    )
+    training.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="go on with the run saved in DIR from its last complete epoch, to the run's epochs "
+        "(or --epochs N in all), with its spec, backend, device, seed and rng",
+    )
+    training.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="with --resume: go on even though options given change the run (it is then not the run left alone)",
+    )
     training.add_argument("--quiet", action="store_true", help="no progress bar")
-    training.set_defaults(run=run_train)
+    # --resume takes these from the saved run unless given, so a given one must be told from a default
+    new_run_defaults = {name: training.get_default(name) for name in runs.RUN_SETTINGS}
+    training.set_defaults(run=run_train, new_run_defaults=new_run_defaults, **dict.fromkeys(runs.RUN_SETTINGS))
 
     evaluate = commands.add_parser("evaluate", help="accuracy and cost of a checkpoint on validation and test data")
     evaluate.add_argument("checkpoint", help="an .npz checkpoint (or the book's .json with --preset/--spec)")
@@ -213,17 +237,27 @@ def run_presets(args) -> None:
 
 
 def run_train(args) -> None:
+    _check_resume_options(args)
+    saved = runs.load_run(Path(args.resume)) if args.resume else None
     checkpoint = load_checkpoint(args.load) if args.load else None
-    spec = _spec_from_args(args, checkpoint)
-    outputs = [Path(path) for path in (args.save, args.json, args.plot) if path]
-    for path in outputs:
-        refuse_to_overwrite(path, args.overwrite)
-    if args.save:
-        check_savable(Path(args.save), spec)
-    if args.plot:
-        _require_matplotlib()
+    if saved is not None:
+        spec = _spec_from_args(args, saved.spec, args.resume)
+    else:
+        spec = _spec_from_args(args, checkpoint.spec if checkpoint else None, args.load)
+    _settle_run_settings(args, saved)
+    if saved is not None:
+        runs.check_changes(saved, spec, _run_settings(args), args.allow_changes, _log)
+        runs.check_epochs(saved, spec)
+    _check_outputs(args, spec)
     if args.remeasure and args.backend != "auto":
         raise NndlError("--remeasure goes with --backend auto")
+    if args.checkpoint_dir:
+        runs.prepare_run_folder(Path(args.checkpoint_dir))
+    finished = runs.finished(saved, spec) if saved else None
+    if finished is not None:
+        print(runs.finished_note(saved, finished))
+        _finish(args, spec, finished, saved.params, saved.start)
+        return
     splits = None
     if args.backend == "auto":
         splits = _splits(spec, args.data)
@@ -233,14 +267,104 @@ def run_train(args) -> None:
     backend = load_backend(args.backend)
     backend.resolve_device(args.device)
     streams = _streams(backend, args)
-    initial, first_epoch = None, 1
+    start = _start_of_run(args, spec, checkpoint, saved)
+    splits = splits or _splits(spec, args.data)
+    print(_run_header(spec, args, splits, start.note))
+    history, model = _train_run(args, backend, spec, splits, streams, start)
+    _finish(args, spec, history, model.parameters(), start.origin)
+
+
+def _check_outputs(args, spec: Spec) -> None:
+    """Refuse --save, --json and --plot before training rather than after it."""
+    for path in (args.save, args.json, args.plot):
+        if path:
+            refuse_to_overwrite(Path(path), args.overwrite)
+    if args.save:
+        check_savable(Path(args.save), spec)
+    if args.plot:
+        _require_matplotlib()
+
+
+def _check_resume_options(args) -> None:
+    """--resume goes on with the run in its folder: it neither starts from elsewhere nor writes elsewhere."""
+    if not args.resume:
+        if args.allow_changes:
+            raise NndlError("--allow-changes goes with --resume")
+        return
+    given = {"--preset": args.preset, "--spec": args.spec, "--load": args.load, "--checkpoint-dir": args.checkpoint_dir}
+    clashing = [option for option, value in given.items() if value]
+    if clashing:
+        raise NndlError(
+            f"--resume {args.resume} goes on with the run saved there, in its spec and its folder; "
+            f"leave out {', '.join(clashing)}"
+        )
+
+
+def _settle_run_settings(args, saved) -> None:
+    """--backend, --device, --seed and --rng: as given, else the resumed run's, else their defaults."""
+    for name in runs.RUN_SETTINGS:
+        if getattr(args, name) is None:
+            setattr(args, name, saved.settings[name] if saved else args.new_run_defaults[name])
+
+
+def _run_settings(args) -> dict:
+    return runs.run_settings(args.backend, args.device, args.seed, args.rng)
+
+
+class _Start(NamedTuple):
+    """Where a run's training starts: its parameters (None: the seed's draw), its first epoch, the
+    epochs it has done already, and how --json and the header name that start."""
+
+    params: Parameters | None
+    first_epoch: int
+    done: list[EpochRecord]
+    origin: str
+    note: str
+
+
+def _start_of_run(args, spec: Spec, checkpoint, saved) -> _Start:
+    if saved is not None:
+        check_parameters(spec.network, saved.params, args.resume)
+        note = f", going on after epoch {saved.last_saved_epoch} saved in {args.resume}"
+        return _Start(saved.params, saved.first_epoch, saved.records, saved.start, note)
     if checkpoint is not None:
         check_parameters(spec.network, checkpoint.params, args.load)
-        initial, first_epoch = checkpoint.params, checkpoint.metadata.get("epochs_trained", 0) + 1
-    splits = splits or _splits(spec, args.data)
-    print(_run_header(spec, args, splits))
+        first_epoch = checkpoint.metadata.get("epochs_trained", 0) + 1
+        return _Start(checkpoint.params, first_epoch, [], args.load, f", starting from {args.load}")
+    return _Start(None, 1, [], "initial parameters from the seed", "")
+
+
+def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
+    """train(), saving the run's state after every epoch when it has a folder; an interruption
+    says what it leaves behind."""
+    folder = args.checkpoint_dir or args.resume
+    recorder = None
+    if folder:
+        settings = _run_settings(args)
+        recorder = runs.RunRecorder(Path(folder), spec, settings, start.origin, start.first_epoch, bool(args.resume))
     reporter = _ConsoleReporter(show_progress=not args.quiet)
-    history, model = train(backend, spec, splits, args.seed, initial, reporter, first_epoch, args.device, streams)
+    try:
+        return train(
+            backend,
+            spec,
+            splits,
+            args.seed,
+            initial=start.params,
+            reporter=reporter,
+            first_epoch=start.first_epoch,
+            device=args.device,
+            streams=streams,
+            done=start.done,
+            on_epoch=recorder.save if recorder else None,
+        )
+    except KeyboardInterrupt:
+        reporter.close_bar()
+        left = recorder.interrupted() if recorder else "nothing was saved (--checkpoint-dir DIR keeps every epoch)"
+        raise KeyboardInterrupt(left) from None
+
+
+def _finish(args, spec: Spec, history: History, params, start: str) -> None:
+    """Sum the run up, and write what --save, --json and --plot ask for."""
     print(_summary(spec, history))
     result = {
         "spec": spec.to_dict(),
@@ -248,7 +372,7 @@ def run_train(args) -> None:
         "device": args.device,
         "seed": args.seed,
         "rng": args.rng,
-        "start": args.load or "initial parameters from the seed",
+        "start": start,
         **history.to_dict(),
     }
     if args.save:
@@ -259,7 +383,7 @@ def run_train(args) -> None:
             "rng": args.rng,
             "epochs_trained": history.records[-1].epoch,
         }
-        save_checkpoint(args.save, spec, model.parameters(), metadata, args.overwrite)
+        save_checkpoint(args.save, spec, params, metadata, args.overwrite)
         print(f"saved the parameters after epoch {history.records[-1].epoch} to {args.save}")
     if args.json:
         text = json.dumps(result, indent=2)
@@ -320,7 +444,7 @@ def run_bench(args) -> None:
     if args.repeat < 1:
         raise NndlError("--repeat must be at least 1")
     backends = _backend_list(args.backends)
-    spec = _spec_from_args(args, None)
+    spec = _spec_from_args(args)
     training_split = _splits(spec, args.data)["training"]
     rows = benchmark.run_bench(
         spec, training_split, args.seed, args.repeat, not args.no_per_example, _log, backends, args.device
@@ -334,16 +458,17 @@ def run_bench(args) -> None:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _spec_from_args(args, checkpoint) -> Spec:
-    """The spec named by --preset, --spec or the checkpoint, with the command line's changes."""
+def _spec_from_args(args, carried: Spec | None = None, carried_from: str = "") -> Spec:
+    """The spec named by --preset or --spec, else the one a checkpoint or a saved run carries (read
+    from `carried_from`), with the command line's changes."""
     if args.preset:
         spec, origin = load_preset(args.preset), f"preset {args.preset}"
     elif args.spec:
         spec, origin = load_spec(args.spec), args.spec
-    elif checkpoint is not None and checkpoint.spec is not None:
-        spec, origin = checkpoint.spec, args.load
+    elif carried is not None:
+        spec, origin = carried, carried_from
     else:
-        raise NndlError("name the network: --preset NAME, --spec FILE, or --load an .npz checkpoint")
+        raise NndlError("name the network: --preset NAME, --spec FILE, --load an .npz checkpoint or --resume DIR")
     spec = _fitting_mnist(spec, origin)
     training = {
         key: value
@@ -412,7 +537,7 @@ def _splits(spec: Spec, data_path) -> dict:
     return {"training": training, "validation": mnist.validation, "test": mnist.test}
 
 
-def _run_header(spec: Spec, args, splits) -> str:
+def _run_header(spec: Spec, args, splits, start_note: str) -> str:
     network, training = spec.network, spec.training
     regularizer = (
         "no regularisation"
@@ -424,7 +549,8 @@ def _run_header(spec: Spec, args, splits) -> str:
         f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"
         f"backend {args.backend} on {args.device}, seed {args.seed} ({args.rng} streams), "
         f"{len(splits['training']):,} training images, "
-        f"{training.epochs} epochs" + (f", starting from {args.load}" if args.load else "")
+        f"{training.epochs} epochs{start_note}"
+        + (f", saving every epoch in {args.checkpoint_dir}" if args.checkpoint_dir else "")
     )
 
 
@@ -466,9 +592,7 @@ class _ConsoleReporter:
             self.bar.update()
 
     def epoch_finished(self, record: EpochRecord, last_epoch: int) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.close_bar()
         print(
             f"epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
             f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
@@ -478,6 +602,11 @@ class _ConsoleReporter:
 
     def note(self, message: str) -> None:
         print(message, flush=True)
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _log(message: str) -> None:

@@ -10,6 +10,7 @@ apart on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import streams as shared_streams
 from .errors import DivergenceError
-from .spec import ETA_FLOOR_DIVISOR, Spec
+from .spec import ETA_FLOOR_DIVISOR, Spec, Training
 from .streams import Parameters, batch_bounds
 
 
@@ -112,10 +113,13 @@ class EpochRecord:
     test_correct: int
 
 
+RAN_EVERY_EPOCH = "ran every epoch"
+
+
 @dataclass
 class History:
     records: list[EpochRecord] = field(default_factory=list)
-    stop_reason: str = "ran every epoch"
+    stop_reason: str = RAN_EVERY_EPOCH
     best_epoch_ties: str = "first"  # which of two epochs tied on validation accuracy is the best: first | last
 
     @property
@@ -160,6 +164,8 @@ def train(
     first_epoch: int = 1,
     device: str = "cpu",
     streams=shared_streams,
+    done: Sequence[EpochRecord] = (),
+    on_epoch: Callable[[History, Any], None] | None = None,
 ):
     """Train `spec` on `data` (a dict of training/validation/test splits) with one backend.
 
@@ -168,8 +174,13 @@ def train(
     goes on from a checkpoint of epoch k passes first_epoch = k + 1, so that it draws the epoch
     orders and masks that epochs k + 1, k + 2, ... of one unbroken run would have drawn; with a
     constant eta the two runs end bitwise equal. (The eta schedule starts afresh.)
+    A run that goes on after an interruption passes the records of the epochs it `done` and
+    the parameters after them as `initial`: it takes up the eta schedule where it was (replayed
+    from the records) and trains the epochs after them, so that it ends bitwise equal to the
+    run left alone.
     `streams` draws the initial parameters and each epoch's plan: the shared NumPy streams
     (conformance.streams), or a backend's native ones (`--rng native`).
+    `on_epoch(history, model)` follows every complete epoch (to save the run, say).
     Returns (History, model).
     """
     reporter = reporter or _Silent()
@@ -184,29 +195,33 @@ def train(
     }
     n = len(data["training"])
     n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
-    history, eta = History(best_epoch_ties=training.best_epoch_ties), training.eta
-    schedule = _Schedule(training.early_stopping_patience, training.halve_eta_patience)
+    history = History(list(done), best_epoch_ties=training.best_epoch_ties)
+    schedule = _Schedule.replay(training, history.records)
     last_epoch = first_epoch + training.epochs - 1
-    for epoch in range(first_epoch, last_epoch + 1):
+    for epoch in range(first_epoch + len(history.records), last_epoch + 1):
+        if schedule.stop_reason:
+            break
         plan = streams.epoch_plan(spec, n, epoch, seed)
         reporter.epoch_started(epoch, n_steps)
         started = time.perf_counter()
-        train_epoch(model, sets["training"], plan, eta, training.batch_size, on_step=reporter.step)
+        train_epoch(model, sets["training"], plan, schedule.eta, training.batch_size, on_step=reporter.step)
         trained = time.perf_counter()
-        record = _record(model, sets, data, epoch, eta, trained - started, n_steps)
+        record = _record(model, sets, data, epoch, schedule.eta, trained - started, n_steps)
         history.records.append(record)
         reporter.epoch_finished(record, last_epoch)
-        verdict = schedule.after_epoch(record)
-        if verdict == "halve":
-            eta /= 2
-            reporter.note(f"no improvement in {training.halve_eta_patience} epochs: eta halved to {eta:g}")
-            if eta <= training.eta / ETA_FLOOR_DIVISOR:
-                history.stop_reason = f"eta fell to eta_0 / {ETA_FLOOR_DIVISOR} after epoch {epoch}"
-                break
-        elif verdict == "stop":
-            history.stop_reason = f"early stopping: no improvement in {training.early_stopping_patience} epochs"
-            break
+        note = schedule.after_epoch(record)
+        if note:
+            reporter.note(note)
+        if on_epoch is not None:
+            on_epoch(history, model)
+    history.stop_reason = schedule.stop_reason or history.stop_reason
     return history, model
+
+
+def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | None:
+    """Why a run whose epochs so far are `records` stopped before its last epoch (early stopping,
+    or eta at its floor), as the schedule replayed over them says; None if it goes on."""
+    return _Schedule.replay(training, records).stop_reason
 
 
 def _record(model, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
@@ -240,20 +255,37 @@ class _Schedule:
 
     Early stopping counts epochs since the last new best. The eta schedule counts epochs since
     the last new best or the last halving, whichever came later, so it halves again only after
-    another `halve_patience` epochs without improvement.
+    another `halve_eta_patience` epochs without improvement, and stops the run once eta has
+    fallen to eta_0 / ETA_FLOOR_DIVISOR. Its state follows from the epochs' records alone, so a
+    run that goes on after an interruption replays them rather than saving it.
     """
 
-    def __init__(self, stop_patience: int, halve_patience: int):
-        self.stop_patience, self.halve_patience = stop_patience, halve_patience
+    def __init__(self, training: Training):
+        self.training = training
+        self.eta = training.eta
+        self.stop_reason: str | None = None
         self.best_correct = -1
         self.last_best = self.last_halving = 0
 
-    def after_epoch(self, record: EpochRecord) -> str:
+    @classmethod
+    def replay(cls, training: Training, records: Sequence[EpochRecord]) -> _Schedule:
+        schedule = cls(training)
+        for record in records:
+            schedule.after_epoch(record)
+        return schedule
+
+    def after_epoch(self, record: EpochRecord) -> str | None:
+        """Take in an epoch's record; return a note for the user when eta was halved."""
+        training = self.training
         if record.validation_correct > self.best_correct:
             self.best_correct, self.last_best = record.validation_correct, record.epoch
-        if self.stop_patience and record.epoch - self.last_best >= self.stop_patience:
-            return "stop"
-        if self.halve_patience and record.epoch - max(self.last_best, self.last_halving) >= self.halve_patience:
-            self.last_halving = record.epoch
-            return "halve"
-        return "continue"
+        if training.early_stopping_patience and record.epoch - self.last_best >= training.early_stopping_patience:
+            self.stop_reason = f"early stopping: no improvement in {training.early_stopping_patience} epochs"
+            return None
+        patience = training.halve_eta_patience
+        if patience and record.epoch - max(self.last_best, self.last_halving) >= patience:
+            self.last_halving, self.eta = record.epoch, self.eta / 2
+            if self.eta <= training.eta / ETA_FLOOR_DIVISOR:
+                self.stop_reason = f"eta fell to eta_0 / {ETA_FLOOR_DIVISOR} after epoch {record.epoch}"
+            return f"no improvement in {patience} epochs: eta halved to {self.eta:g}"
+        return None

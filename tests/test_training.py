@@ -1,5 +1,7 @@
 """Training with the reference: it learns, it is deterministic, and it follows the spec's rules."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -152,10 +154,13 @@ class ScriptedBackend:
         return array
 
 
-def scripted_run(validation_correct, **training):
-    spec = load_preset("ch1-sigmoid-30").with_changes("training", epochs=len(validation_correct), **training)
+def scripted_run(validation_correct, done=(), on_epoch=None, **training):
+    """A run whose epochs after those `done` see the scripted validation counts."""
+    epochs = len(done) + len(validation_correct)
+    spec = load_preset("ch1-sigmoid-30").with_changes("training", epochs=epochs, **training)
     backend = ScriptedBackend(validation_correct)
-    history, _ = train(backend, spec, {name: _CodedSplit(name) for name in SPLIT_CODES}, seed=0)
+    splits = {name: _CodedSplit(name) for name in SPLIT_CODES}
+    history, _ = train(backend, spec, splits, seed=0, done=done, on_epoch=on_epoch)
     return history, backend.etas
 
 
@@ -191,3 +196,29 @@ def test_the_schedule_halves_eta_and_stops_at_one_128th():
 def test_a_new_best_resets_the_schedules_count():
     _, etas = scripted_run([5, 5, 6, 6, 7, 7, 7, 7], halve_eta_patience=3)
     assert etas == [3.0] * 8
+
+
+def untimed(records):
+    return [replace(record, seconds=0.0, evaluation_seconds=0.0) for record in records]
+
+
+@pytest.mark.parametrize(
+    "script, schedule",
+    [
+        ([5, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 8, 8], {"halve_eta_patience": 2}),
+        ([5, 6, 6, 7, 7, 7, 9], {"early_stopping_patience": 2}),
+    ],
+)
+def test_a_run_taken_up_after_any_epoch_goes_on_as_the_run_left_alone(script, schedule):
+    saved = []
+
+    def save(history, model):
+        saved.append(list(history.records))
+
+    whole, whole_etas = scripted_run(script, on_epoch=save, **schedule)
+    assert [len(records) for records in saved] == list(range(1, len(whole.records) + 1))  # after every epoch
+    for done in saved:
+        taken_up, etas = scripted_run(script[len(done) :], done=done, **schedule)
+        assert untimed(taken_up.records) == untimed(whole.records)
+        assert etas == whole_etas[len(done) :]
+        assert taken_up.stop_reason == whole.stop_reason
