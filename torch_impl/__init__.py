@@ -1,6 +1,26 @@
-"""The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd."""
+"""The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd.
 
+Its module-level names are the backend contract (conformance/contract.py).
+"""
+
+from .baseline import bench_rows, synchronize
 from .streams import NativeStreams
 from .train import Model, prepare_data, resolve_device
 
-__all__ = ["Model", "NativeStreams", "prepare_data", "resolve_device"]
+NAME = "torch"
+FRAMEWORKS = ("torch",)
+DEVICES = ("cpu", "cuda", "mps")
+COMPILES = False
+
+__all__ = [
+    "COMPILES",
+    "DEVICES",
+    "FRAMEWORKS",
+    "NAME",
+    "Model",
+    "NativeStreams",
+    "bench_rows",
+    "prepare_data",
+    "resolve_device",
+    "synchronize",
+]
