@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 import torch_impl
 from conformance import bench
-from conformance.backends import BACKENDS, backend_names
+from conformance.backends import BUILT_IN, backend_names
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
 from tests.cli_support import SMALL_BENCH
@@ -75,7 +75,7 @@ def test_bench_torch_alone_compares_with_the_torch_backend(nndl_bench):
 
 
 def test_a_backend_that_is_not_installed_is_skipped_with_a_line(nndl_bench, monkeypatch):
-    monkeypatch.setitem(BACKENDS, "torch", ("no_such_package_for_nndl", "torch"))
+    monkeypatch.setitem(BUILT_IN, "torch", "no_such_package_for_nndl")
     code, out, err = nndl_bench(*SMALL_BENCH)
     assert code == 0, err
     assert "torch rows skipped: the torch backend is not installed" in err
