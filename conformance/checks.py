@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tolerances
+from .backends import REFERENCE
+from .contract import check_layout
 from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
 from .streams import epoch_plan, initial_parameters, one_step_plan
 
 FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
 CONVERGED = 1e-8  # a finite difference is trusted when its truncation and rounding errors are below this
-REFERENCE = "numpy"
 FINITE_DIFFERENCES = "finite differences"
 
 
@@ -80,17 +81,19 @@ def check_gradients(case: GradientCase, backends: dict, training_split, device: 
     params = initial_parameters(spec.network, seed)
     x, y, masks = first_batch(spec, split, seed)
     n = len(split)
-    grads = {
-        name: backend.Model(spec, params, _device(name, device)).gradients(x, y, masks, n)
-        for name, backend in backends.items()
-    }
+    grads = {}
+    for name, backend in backends.items():
+        grads[name] = backend.Model(spec, params, _device(name, device)).gradients(x, y, masks, n)
+        check_layout(grads[name], spec.network.parameter_shapes, name, "Model.gradients")
     bound = tolerances.GRADIENT[case.dtype]
     results = [
         Result(case.name, "gradient", f"{a} vs {b}", case.dtype, relative_difference(grads[a], grads[b]), bound)
         for a, b in backend_pairs(list(backends))
     ]
     if case.dtype == "float64" and REFERENCE in grads:
-        results.append(_against_finite_differences(case, spec, params, x, y, masks, n, grads[REFERENCE], seed))
+        results.append(
+            _against_finite_differences(case, spec, backends[REFERENCE], params, x, y, masks, n, grads[REFERENCE], seed)
+        )
     return results
 
 
@@ -104,24 +107,24 @@ def first_batch(spec, split, seed):
     return x, y, masks
 
 
-def _against_finite_differences(case, spec, params, x, y, masks, n, grads, seed) -> Result:
+def _against_finite_differences(case, spec, reference, params, x, y, masks, n, grads, seed) -> Result:
     """The reference's gradient against finite differences, on the entries where they can be trusted.
 
     An entry is checked when the cost is smooth within a step of it (no ReLU kink, no L1 kink at
     w = 0 in reach) and its finite difference can be trusted (`converged_finite_difference`).
     Where a net's outputs are saturated, or its cost is large, rounding or truncation swamps the
     difference; such entries are counted, not checked, and a configuration with none left says
-    so instead of passing.
+    so instead of passing. The cost and the weighted inputs z are the reference's own (its network module).
     """
-    from reference.network import _forward, cost
+    network = reference.network
 
     def cost_at(trial):
         with np.errstate(over="ignore"):
-            return cost(spec.network, spec.training, trial, x, y, masks, n)
+            return network.cost(spec.network, spec.training, trial, x, y, masks, n)
 
     def relu_pattern(trial):
         with np.errstate(over="ignore"):
-            zs = _forward(spec.network, trial, x, masks)[1]
+            zs = network.weighted_inputs(spec.network, trial, x, masks)
         return [z > 0 for z, layer in zip(zs, spec.network.layers) if layer.activation == "relu"]
 
     def smooth_near(trial, array, index):
@@ -310,18 +313,25 @@ def _run(backend, spec, params, plan, training, splits, device, steps, whole_epo
     after_step = []
     for step in range(steps):
         model.train_epoch(data, one_step_plan(plan, step, spec.training.batch_size), eta)
-        after_step.append(model.parameters())
+        after_step.append(_parameters(model, backend, spec))
     run = _Run(after_step)
     if whole_epoch:
         model = backend.Model(spec, params, device)
         model.train_epoch(data, plan, eta)
-        run.after_epoch = model.parameters()
+        run.after_epoch = _parameters(model, backend, spec)
         for name in ("validation", "test"):
             split = splits[name]
             run.correct[name] = model.evaluate(
                 backend.prepare_data(split.images, split.labels, n_classes, dtype, device)
             )[0]
     return run
+
+
+def _parameters(model, backend, spec):
+    """The model's parameters, once they are known to be in the canonical layout."""
+    params = model.parameters()
+    check_layout(params, spec.network.parameter_shapes, backend.NAME, "Model.parameters")
+    return params
 
 
 def _device(backend_name: str, device: str) -> str:

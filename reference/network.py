@@ -66,6 +66,11 @@ def _forward(network, params, x, masks):
     return layer_inputs, zs, activations
 
 
+def weighted_inputs(network, params, x, masks):
+    """z^l = W^l a^(l-1) + b^l of every layer in the training-time forward pass (ch. 2), for x as rows."""
+    return _forward(network, params, x, masks)[1]
+
+
 def cost(network, training, params, x, y, masks, n):
     """The regularised mean cost of a batch: (1/m) sum_x C_x + the regulariser's term with lambda / n."""
     _, zs, activations = _forward(network, params, x, masks)
