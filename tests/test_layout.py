@@ -137,6 +137,31 @@ def test_the_conformance_modules_use_no_private_name_of_a_backend(module):
     assert not private_names_used((ROOT / "conformance" / f"{module}.py").read_text())
 
 
+def framework_words(source: str) -> list[str]:
+    """Names and string constants (docstrings aside) that mention torch or jax."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node) is not None
+    }
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+        elif isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+    return [word for word in words if "torch" in word.lower() or "jax" in word.lower()]
+
+
+@pytest.mark.parametrize("module", sorted(set(BACKEND_FREE) - {"backends"}))
+def test_the_conformance_modules_name_no_framework(module):
+    """Only the registry names nndl's own backends (backends.BUILT_IN); the rest iterate over it."""
+    assert not framework_words((ROOT / "conformance" / f"{module}.py").read_text())
+
+
 def test_the_private_name_check_sees_what_checks_py_used_to_do():
     """`from reference.network import _forward` and `reference.network._inference` both count."""
     source = "from reference.network import _forward, cost\nzs = reference.network._inference(x)\nself._cache = 1\n"
