@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tolerances
+from .backends import REFERENCE
+from .contract import check_layout
 from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
 from .streams import epoch_plan, initial_parameters
 from .training import evaluate, prepare_data
@@ -21,7 +23,6 @@ from .training import evaluate, prepare_data
 FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
 CONVERGED = 1e-8  # a finite difference is trusted when its truncation and rounding errors are below this
-REFERENCE = "numpy"
 FINITE_DIFFERENCES = "finite differences"
 
 
@@ -78,35 +79,37 @@ def check_gradients(case: GradientCase, backends: dict, training_split, device: 
     reference's against finite differences (float64)."""
     spec = case.spec()
     split = training_split.first(GRADIENT_TRAINING_SIZE)
-    params = gradient_check_parameters(spec, split, seed)
+    params = gradient_check_parameters(backends[REFERENCE], spec, split, seed)
     x, y, masks = first_batch(spec, split, seed)
     n = len(split)
-    grads = {
-        name: backend.Model(spec, params, _device(name, device)).gradients(x, y, masks, n)
-        for name, backend in backends.items()
-    }
+    grads = {}
+    for name, backend in backends.items():
+        grads[name] = backend.Model(spec, params, _device(name, device)).gradients(x, y, masks, n)
+        check_layout(grads[name], spec.network.parameter_shapes, name, "Model.gradients")
     bound = tolerances.GRADIENT[case.dtype]
     results = [
         Result(case.name, "gradient", f"{a} vs {b}", case.dtype, relative_difference(grads[a], grads[b]), bound)
         for a, b in backend_pairs(list(backends))
     ]
     if case.dtype == "float64" and REFERENCE in grads:
-        results.append(_against_finite_differences(case, spec, params, x, y, masks, n, grads[REFERENCE], seed))
+        results.append(
+            _against_finite_differences(case, spec, backends[REFERENCE], params, x, y, masks, n, grads[REFERENCE], seed)
+        )
     return results
 
 
-def gradient_check_parameters(spec, split, seed):
+def gradient_check_parameters(reference, spec, split, seed):
     """The parameters the gradients are compared at: the initial ones, or where a layer starts at 0
     (network3's softmax layer, which makes every other layer's gradient exactly 0) the reference's
     parameters after one SGD step on the epoch's second mini-batch."""
     params = initial_parameters(spec.network, seed)
     if not any(spec.network.starts_at_zero):
         return params
-    import reference
-
     model = reference.Model(spec, params)
-    data = prepare_data(reference, split.images, split.labels, spec.network.layers[-1].size, spec.training.dtype)
-    model.train_epoch(data, epoch_plan(spec, len(split), 1, seed).one_step(1, spec.training.batch_size), spec.training.eta)
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(reference.asarray, split.images, split.labels, n_classes, spec.training.dtype)
+    second_step = epoch_plan(spec, len(split), 1, seed).one_step(1, spec.training.batch_size)
+    model.train_epoch(data, second_step, spec.training.eta)
     return model.parameters()
 
 
@@ -120,26 +123,24 @@ def first_batch(spec, split, seed):
     return x, y, masks
 
 
-def _against_finite_differences(case, spec, params, x, y, masks, n, grads, seed) -> Result:
+def _against_finite_differences(case, spec, reference, params, x, y, masks, n, grads, seed) -> Result:
     """The reference's gradient against finite differences, on the entries where they can be trusted.
 
     An entry is checked when the cost is smooth within a step of it (no ReLU kink, no L1 kink at
     w = 0 in reach) and its finite difference can be trusted (`converged_finite_difference`).
     Where a net's outputs are saturated, or its cost is large, rounding or truncation swamps the
     difference; such entries are counted, not checked, and a configuration with none left says
-    so instead of passing.
+    so instead of passing. The cost and the weighted inputs z are the reference's own (its network module).
     """
-    from reference.network import Network, cost, forward
-
-    network = Network(spec.network)
+    network = reference.network.Network(spec.network)
 
     def cost_at(trial):
         with np.errstate(over="ignore"):
-            return cost(network, spec.training, trial, x, y, masks, n)
+            return reference.network.cost(network, spec.training, trial, x, y, masks, n)
 
     def relu_pattern(trial):
         with np.errstate(over="ignore"):
-            zs = forward(network, trial, x, masks)[0]
+            zs = reference.network.forward(network, trial, x, masks)[0]
         return [z > 0 for z, layer in zip(zs, spec.network.layers) if layer.activation == "relu"]
 
     def smooth_near(trial, array, index):
@@ -157,9 +158,13 @@ def _against_finite_differences(case, spec, params, x, y, masks, n, grads, seed)
                 return False
         return True
 
-    if any(getattr(layer, "ties", "first") == "all" and layer.pooling == "max" for layer in spec.network.layers):
+    if any(layer.type == "conv" and layer.pooling == "max" and layer.ties == "all" for layer in spec.network.layers):
         return Result(
-            case.name, "gradient", f"{REFERENCE} vs {FINITE_DIFFERENCES}", case.dtype, float("nan"),
+            case.name,
+            "gradient",
+            f"{REFERENCE} vs {FINITE_DIFFERENCES}",
+            case.dtype,
+            float("nan"),
             tolerances.FINITE_DIFFERENCES,
             not_applicable="max pooling's ties = 'all' (network3's rule) is not the derivative at a tied window",
         )
@@ -300,7 +305,8 @@ def rounding_sensitivity(reference, spec, params, plan, training, reference_run:
     dtype = np.dtype(spec.training.dtype)
     nudge = dtype.type(1 + np.finfo(dtype).eps)  # about one ulp of the training dtype
     nudged = [(w.astype(dtype) * nudge, b) for w, b in params]
-    data = prepare_data(reference, training.images, training.labels, spec.network.layers[-1].size, spec.training.dtype)
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(reference.asarray, training.images, training.labels, n_classes, spec.training.dtype)
     model = reference.Model(spec, nudged)
     model.train_epoch(data, plan, spec.training.eta)
     return relative_difference(model.parameters(), reference_run.after_epoch)
@@ -329,21 +335,29 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
 
 def _run(backend, spec, params, plan, training, splits, device, steps, whole_epoch) -> _Run:
     n_classes, dtype, eta = spec.network.layers[-1].size, spec.training.dtype, spec.training.eta
-    data = prepare_data(backend, training.images, training.labels, n_classes, dtype, device)
+    data = prepare_data(backend.asarray, training.images, training.labels, n_classes, dtype, device)
     model = backend.Model(spec, params, device)
     after_step = []
     for step in range(steps):
         model.train_epoch(data, plan.one_step(step, spec.training.batch_size), eta)
-        after_step.append(model.parameters())
+        after_step.append(_parameters(model, backend, spec))
     run = _Run(after_step)
     if whole_epoch:
         model = backend.Model(spec, params, device)
         model.train_epoch(data, plan, eta)
-        run.after_epoch = model.parameters()
+        run.after_epoch = _parameters(model, backend, spec)
         for name in ("validation", "test"):
             split = splits[name]
-            run.correct[name] = evaluate(model, prepare_data(backend, split.images, split.labels, n_classes, dtype, device))[0]
+            test_data = prepare_data(backend.asarray, split.images, split.labels, n_classes, dtype, device)
+            run.correct[name] = evaluate(model, test_data, spec.network)[0]
     return run
+
+
+def _parameters(model, backend, spec):
+    """The model's parameters, once they are known to be in the canonical layout."""
+    params = model.parameters()
+    check_layout(params, spec.network.parameter_shapes, backend.NAME, "Model.parameters")
+    return params
 
 
 def _device(backend_name: str, device: str) -> str:

@@ -19,7 +19,7 @@ from . import fastest
 from . import report as conformance_report
 from . import runs
 from . import streams as shared_streams
-from .backends import backend_names, load_backend
+from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
 from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
 from .engine import run_conformance
@@ -30,7 +30,19 @@ from .spec import Spec, load_spec, spec_to_toml
 from .streams import Parameters
 from .training import EpochRecord, History, evaluate, prepare_data, train
 
-DEVICES = ("cpu", "cuda", "mps")
+
+class _RegisteredDevices:
+    """The union of the registered backends' DEVICES, found when argparse first checks a --device:
+    finding it imports every backend's framework, which takes seconds that `nndl presets` should not pay."""
+
+    def __contains__(self, device) -> bool:
+        return device in devices()
+
+    def __iter__(self):
+        return iter(devices())
+
+
+DEVICES = _RegisteredDevices()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     conform.add_argument(
         "--seed", type=int, default=0, help="seed of the shared streams: parameters, batches, masks (default 0)"
     )
-    _add_device_option(conform, "where the backends other than the reference run")
+    _add_device_option(conform, f"where the backends other than the reference ({REFERENCE}) run")
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     _add_data_option(conform)
@@ -146,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
     _add_backends_option(bench, "whose rows to time")
-    _add_device_option(bench, "where the torch and jax rows run")
+    _add_device_option(bench, f"where the rows of backends other than {REFERENCE} run")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
@@ -154,12 +166,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_backend_options(parser: argparse.ArgumentParser, with_auto: bool = False) -> None:
-    choices = [*backend_names(), "auto"] if with_auto else backend_names()
-    auto = ", auto: the fastest installed one for the net on this machine (measured once, then cached)"
-    parser.add_argument(
-        "--backend", default="numpy", choices=choices, help="default numpy" + (auto if with_auto else "")
-    )
-    _add_device_option(parser, "where the torch or jax backend runs")
+    names = f"{', '.join(backend_names())}, or a backend module's dotted path (default {REFERENCE})"
+    auto = "; auto: the fastest installed one for the net on this machine (measured once, then cached)"
+    parser.add_argument("--backend", default=REFERENCE, metavar="NAME", help=names + (auto if with_auto else ""))
+    _add_device_option(parser, "where the backend runs")
 
 
 def _add_backends_option(parser: argparse.ArgumentParser, purpose: str) -> None:
@@ -168,12 +178,14 @@ def _add_backends_option(parser: argparse.ArgumentParser, purpose: str) -> None:
         "--backends",
         default=names,
         metavar="NAMES",
-        help=f"comma-separated backends {purpose} (default {names}); one that is not installed is skipped",
+        help=f"comma-separated backends {purpose}, registered names or backend modules' dotted paths "
+        f"(default {names}); one that is not installed is skipped",
     )
 
 
 def _add_device_option(parser: argparse.ArgumentParser, purpose: str) -> None:
-    parser.add_argument("--device", default="cpu", choices=DEVICES, help=f"{purpose} (default cpu)")
+    text = f"{purpose} (default cpu; any device a registered backend runs on)"
+    parser.add_argument("--device", default="cpu", choices=DEVICES, metavar="DEVICE", help=text)
 
 
 def _add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -411,7 +423,8 @@ def run_evaluate(args) -> None:
     n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
     for name in ("validation", "test"):
         split = getattr(mnist, name)
-        correct, cost = evaluate(model, prepare_data(backend, split.images, split.labels, n_classes, dtype, args.device))
+        data = prepare_data(backend.asarray, split.images, split.labels, n_classes, dtype, args.device)
+        correct, cost = evaluate(model, data, spec.network)
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 
@@ -429,12 +442,13 @@ def run_conform(args) -> int:
 
 
 def _backend_list(text: str) -> list[str]:
-    """--backends numpy,torch as a list, every name checked."""
+    """--backends NAME,NAME as a list, every name a registered backend or a module that exists."""
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in backend_names()]
+    unknown = [name for name in names if not is_backend(name)]
     if unknown or not names:
         problem = f"unknown backend {unknown[0]!r}" if unknown else "name at least one backend"
-        raise NndlError(f"--backends {text!r}: {problem}; choose from: {', '.join(backend_names())}")
+        choices = f"{', '.join(backend_names())}, or a backend module's dotted path"
+        raise NndlError(f"--backends {text!r}: {problem}; choose from: {choices}")
     return names
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .backends import load_backend
-from .checks import REFERENCE, Result, check_gradients, check_trajectory
+from .backends import REFERENCE, load_backend
+from .checks import Result, check_gradients, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
 from .matrix import (
     CHAPTER_1,
@@ -42,14 +42,17 @@ class Outcome:
 
 
 def available_backends(names: list[str], log) -> tuple[dict, dict[str, str]]:
-    """Import each named backend; one that is not installed is skipped, with the reason, not failed."""
+    """Each named backend (a registered name or a module path) by its NAME; one that is not installed
+    is skipped, with the reason, not failed."""
     backends, skipped = {}, {}
     for name in names:
         try:
-            backends[name] = load_backend(name)
+            backend = load_backend(name)
         except BackendNotInstalledError as error:
             skipped[name] = str(error)
             log(f"skipped: {error}")
+            continue
+        backends[backend.NAME] = backend
     return backends, skipped
 
 

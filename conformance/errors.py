@@ -17,6 +17,10 @@ class BackendNotInstalledError(NndlError):
     """A backend whose framework is not installed; the message says what to pip install."""
 
 
+class BackendContractError(NndlError):
+    """A backend that breaks the contract (conformance/contract.py): a name it lacks, or output of the wrong layout."""
+
+
 class CheckpointError(NndlError):
     """A checkpoint that cannot be read, or does not fit the network it is loaded into."""
 

@@ -2,16 +2,18 @@
 
 Each installed backend that runs on the device trains the same network, from the same initial
 parameters, on the whole training set prepared in its own arrays, through the first 2,000
-examples of the same epoch plans: one such part of an epoch to warm up (JAX compiles then), then
-up to three timed ones, of which the best counts. The rows are gathered from the whole set, as
-in a real epoch: a backend timed on a small set would be flattered by its cache. A backend already
-three times slower than the best so far is timed no further: on a busy machine with 2 cores, a
-torch epoch at mini-batch 10 can take seconds.
+examples of the same epoch plans: one such part of an epoch to warm up (a backend that compiles
+does it then), then up to three timed ones, of which the best counts. The rows are gathered from
+the whole set, as in a real epoch: a backend timed on a small set would be flattered by its
+cache. A backend already three times slower than the best so far is timed no further: on a busy
+machine with 2 cores, an epoch at mini-batch 10 can take seconds in a framework that pays for
+dispatch.
 
 The answer is kept in the cache (``cache_dir()/fastest-backend.json``) under a key of everything
-it depends on: the network, mini-batch size, dtype and regulariser, the device, the installed
-frameworks' versions and the backends' own code, and the machine. Anything else (the seed, eta,
-the number of epochs) leaves the time of an epoch as it is.
+it depends on: the network, mini-batch size, dtype and regulariser, the device, the versions of
+each registered backend's FRAMEWORKS and its own code, and the machine. Anything else (the seed,
+eta, the number of epochs) leaves the time of an epoch as it is. Finding that key loads every
+registered backend, so that each says which frameworks it is made of.
 
 Backend-free at import: frameworks are imported only through `conformance.backends.load_backend`.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import BACKENDS, backend_names, load_backend
+from .backends import backend_names, load_backend
 from .bench import SWITCH_PAUSE
 from .data import Split, cache_dir
 from .errors import DivergenceError, NndlError
@@ -47,8 +48,6 @@ TIMED_EPOCHS = 3  # after one untimed warm-up epoch; the best of them counts
 HOPELESS = 3.0  # a backend this many times slower than the best so far after a timed epoch is timed no further
 MEASUREMENT_SEED = 0  # the measurement's own parameters and plans, whatever the run's --seed
 
-# backend -> the distributions whose versions can change its speed
-FRAMEWORKS = {"numpy": ("numpy",), "torch": ("torch",), "jax": ("jax", "jaxlib")}
 # environment variables that set how many threads the frameworks use
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS")
 
@@ -141,26 +140,32 @@ def measurement_conditions(spec: Spec, device: str, examples: int) -> dict:
     }
 
 
-def _installed(backend: str) -> dict:
-    """The versions of a backend's frameworks (None: not installed) and a digest of its own code."""
-    versions = {}
-    for distribution in FRAMEWORKS.get(backend, ()):
-        try:
-            versions[distribution] = importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            versions[distribution] = None
-    return {"versions": versions, "code": _code_digest(BACKENDS[backend][0])}
-
-
-def _code_digest(package: str) -> str | None:
-    """sha256 of the package's Python files, found without importing it (None: no such package)."""
-    found = importlib.util.find_spec(package)
-    if found is None or not found.submodule_search_locations:
+def _installed(name: str) -> dict | None:
+    """The versions of a backend's FRAMEWORKS and a digest of its own code; None when it does not load."""
+    try:
+        backend = load_backend(name)
+    except NndlError:  # not installed, or breaking the contract: it is not timed either
         return None
+    versions = {distribution: _version(distribution) for distribution in backend.FRAMEWORKS}
+    return {"versions": versions, "code": _code_digest(backend)}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _code_digest(backend) -> str | None:
+    """sha256 of the Python files of the backend's package, or of its module when it is a single file."""
+    if getattr(backend, "__file__", None) is None:
+        return None
+    path = Path(backend.__file__)
+    sources = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
     digest = hashlib.sha256()
-    for folder in found.submodule_search_locations:
-        for source in sorted(Path(folder).glob("*.py")):
-            digest.update(source.name.encode() + source.read_bytes())
+    for source in sources:
+        digest.update(source.name.encode() + source.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -207,12 +212,13 @@ def _malformed(entries) -> str | None:
     {"seconds": {known backend: seconds > 0, ...}, "measured_on": date, ...}."""
     if not isinstance(entries, dict):
         return "not a JSON object"
+    names = backend_names()
     for key, entry in entries.items():
         seconds = entry.get("seconds") if isinstance(entry, dict) else None
         if (
             not isinstance(seconds, dict)
             or not seconds
-            or not all(name in BACKENDS and isinstance(s, (int, float)) and s > 0 for name, s in seconds.items())
+            or not all(name in names and isinstance(s, (int, float)) and s > 0 for name, s in seconds.items())
             or not isinstance(entry.get("measured_on"), str)
         ):
             return f"entry {key} is malformed"
@@ -275,14 +281,15 @@ def measure_backends(spec: Spec, training_split: Split, examples: int, device: s
 def _best_epoch_seconds(
     backend, spec: Spec, params, training_split: Split, device: str, plans, hopeless_above
 ) -> float:
-    """The best time of the plans' epochs after the first, which warms the backend up (JAX compiles then).
+    """The best time of the plans' epochs after the first, which warms the backend up (and compiles, if it does).
 
     A backend whose best is still above `hopeless_above` after a timed epoch cannot be the fastest,
     and is timed no further.
     """
     model = backend.Model(spec, params, device)
     n_classes = spec.network.layers[-1].size
-    data = prepare_data(backend, training_split.images, training_split.labels, n_classes, spec.training.dtype, device)
+    images, labels = training_split.images, training_split.labels
+    data = prepare_data(backend.asarray, images, labels, n_classes, spec.training.dtype, device)
     _epoch_seconds(model, data, plans[0], spec)
     best = math.inf
     for plan in plans[1:]:
@@ -296,5 +303,5 @@ def _epoch_seconds(model, data, plan, spec: Spec) -> float:
     started = time.perf_counter()
     with np.errstate(over="ignore"):  # as Model.train_epoch does: see reference.activations.Sigmoid
         train_epoch(model, data, plan, spec.training.eta, spec.training.batch_size)
-    model.parameters()  # a copy to NumPy: waits for an asynchronous device (CUDA, JAX) to finish
+    model.parameters()  # a copy to NumPy: waits for an asynchronous device to finish
     return time.perf_counter() - started

@@ -21,14 +21,14 @@ import itertools
 from dataclasses import dataclass
 
 from .presets import load_preset
-from .spec import HIDDEN_ACTIVATIONS, INITS, OUTPUT_ACTIVATION_OF_COST, REGULARIZERS, Spec
+from .spec import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATION_OF_COST, REGULARIZERS, Spec
 
 GRADIENT_FACTORS = {
     "activation": HIDDEN_ACTIVATIONS,
     "cost": tuple(OUTPUT_ACTIVATION_OF_COST),
     "regularizer": REGULARIZERS,
     "dropout": (False, True),
-    "init": INITS,
+    "init": ("large", "default"),  # network3's init is the conv matrix's
     "depth": (1, 2, 3, 4),
 }
 CONV_GRADIENT_FACTORS = {

@@ -38,15 +38,14 @@ class Dataset:
         return len(self.x)
 
 
-def prepare_data(backend, images, labels, n_classes: int, dtype: str, device: str = "cpu") -> Dataset:
-    """A data set (NumPy images and integer labels) in a backend's arrays on `device`.
-
-    The desired outputs y(x) are one-hot vectors: 1 at the label, 0 elsewhere.
+def prepare_data(asarray, images, labels, n_classes: int, dtype: str, device: str = "cpu") -> Dataset:
+    """A data set (NumPy images and integer labels) in a backend's arrays on `device`, made by its
+    `asarray`. The desired outputs y(x) are one-hot vectors: 1 at the label, 0 elsewhere.
     """
     labels = np.asarray(labels, dtype=np.int64)
     one_hot = np.eye(n_classes, dtype=dtype)[labels]
     x = np.asarray(images, dtype=dtype)
-    return Dataset(backend.asarray(x, device), backend.asarray(labels, device), backend.asarray(one_hot, device))
+    return Dataset(asarray(x, device), asarray(labels, device), asarray(one_hot, device))
 
 
 def train_epoch(model, data: Dataset, plan, eta: float, batch_size: int, on_step=None) -> None:
@@ -77,13 +76,13 @@ def _all_finite(params: Parameters) -> bool:
     return all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in params)
 
 
-def evaluate(model, data: Dataset) -> tuple[int, float]:
+def evaluate(model, data: Dataset, network) -> tuple[int, float]:
     """(correct count, total cost) on a data set, in chunks that bound the memory a forward pass takes.
 
     The total cost is network2's total_cost: the mean cost per example plus the regulariser's
     term with n = the size of this data set.
     """
-    chunk = evaluation_chunk(model.spec.network)
+    chunk = evaluation_chunk(network)
     correct, cost_sum = 0, 0.0
     for start in range(0, len(data), chunk):
         rows = slice(start, start + chunk)
@@ -190,7 +189,7 @@ def train(
     model = backend.Model(spec, initial, device)
     n_classes = spec.network.layers[-1].size
     sets = {
-        name: prepare_data(backend, split.images, split.labels, n_classes, training.dtype, device)
+        name: prepare_data(backend.asarray, split.images, split.labels, n_classes, training.dtype, device)
         for name, split in data.items()
     }
     n = len(data["training"])
@@ -206,7 +205,7 @@ def train(
         started = time.perf_counter()
         train_epoch(model, sets["training"], plan, schedule.eta, training.batch_size, on_step=reporter.step)
         trained = time.perf_counter()
-        record = _record(model, sets, data, epoch, schedule.eta, trained - started, n_steps)
+        record = _record(model, spec, sets, data, epoch, schedule.eta, trained - started, n_steps)
         history.records.append(record)
         reporter.epoch_finished(record, last_epoch)
         note = schedule.after_epoch(record)
@@ -224,9 +223,9 @@ def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | Non
     return _Schedule.replay(training, records).stop_reason
 
 
-def _record(model, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
+def _record(model, spec, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
     started = time.perf_counter()
-    results = {name: evaluate(model, dataset) for name, dataset in sets.items()}
+    results = {name: evaluate(model, dataset, spec.network) for name, dataset in sets.items()}
     training_cost = results["training"][1]
     if not np.isfinite(training_cost):
         raise DivergenceError(epoch, n_steps, eta, what="training cost")

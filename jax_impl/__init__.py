@@ -5,14 +5,33 @@ float32. Conformance runs in float64, so importing jax_impl turns x64 mode on, h
 whole process: arrays JAX makes without an explicit dtype are then float64, so every array this
 backend makes names its dtype, and a float32 spec stays float32. device.jax_dtype refuses float64
 if anything turns x64 off again.
+
+Its module-level names are the backend contract (conformance/contract.py).
 """
 
 import jax
 
 jax.config.update("jax_enable_x64", True)  # before the imports below, so before any array is made
 
+from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
 from .train import Model
 
-__all__ = ["Model", "NativeStreams", "asarray", "resolve_device"]
+NAME = "jax"
+FRAMEWORKS = ("jax", "jaxlib")
+DEVICES = ("cpu", "cuda")
+COMPILES = True  # an epoch is one jitted lax.scan, compiled on its first call
+
+__all__ = [
+    "COMPILES",
+    "DEVICES",
+    "FRAMEWORKS",
+    "NAME",
+    "Model",
+    "NativeStreams",
+    "asarray",
+    "bench_rows",
+    "resolve_device",
+    "synchronize",
+]

@@ -5,6 +5,7 @@
   update. It is what the JAX backend costs when nothing is paid for readability (no cost or
   regulariser tables, no padding of a short last batch, no divergence check); the bench holds
   the backend to within 1.3x of it.
+- `bench_rows`: the backend and this loop as rows of the bench, on a device, with the ratio held to.
 
 The book's per-example algorithm is a baseline for the reference only (reference/baseline.py):
 it measures how much vectorising a mini-batch gains, which does not depend on the framework.
@@ -14,6 +15,13 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from conformance.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
+from conformance.training import prepare_data
+
+from .device import asarray, jax_dtype, resolve_device
+from .train import Model
 
 
 def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
@@ -51,3 +59,51 @@ def _scan(params, x, y, batches, eta, lmbda, cost):
         return new, None
 
     return jax.lax.scan(step, params, batches)[0]
+
+
+def synchronize(device, results):
+    """Wait until `results` are computed: JAX dispatches asynchronously, and the bench times the work,
+    not its queueing. The arrays know their device, so `device` need not be named."""
+    jax.block_until_ready(results)
+
+
+def bench_rows(spec, training_split, device):
+    """The JAX backend and the bare jit + scan loop, as rows on `device`, with their own copy of the data there."""
+    training, eta = spec.training, spec.training.eta
+    where = resolve_device(device)
+    dtype = jax_dtype(training.dtype)
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(asarray, training_split.images, training_split.labels, n_classes, training.dtype, device)
+
+    def start_backend(params):
+        model = Model(spec, params, device)
+
+        def run_epoch(plan):
+            model.train_epoch(data, plan, eta)
+            synchronize(where, model.params)
+
+        return run_epoch, model.parameters
+
+    def start_bare(params):
+        own = [tuple(jax.device_put(np.asarray(array, dtype=dtype), where) for array in pair) for pair in params]
+        cost = spec.network.cost
+
+        def run_epoch(plan):
+            order = jax.device_put(plan.order, where)
+            own[:] = bare_epoch(tuple(own), data.x, data.y, order, training.batch_size, eta, cost, training.lmbda)
+            synchronize(where, own)
+
+        def parameters():
+            return [tuple(np.array(array) for array in pair) for pair in own]
+
+        return run_epoch, parameters
+
+    return [
+        BenchRow("jax backend", start_backend, BACKEND_ROW),
+        BenchRow(
+            "jax bare loop",
+            start_bare,
+            BARE_LOOP,
+            Ratio("jax backend / jax bare loop", "jax backend", "jax bare loop", ".2f", "at most 1.3x"),
+        ),
+    ]

@@ -1,6 +1,25 @@
-"""The NumPy reference backend: every gradient written out by hand, BP1-BP4."""
+"""The NumPy reference backend: every gradient written out by hand, BP1-BP4.
 
+Its module-level names are the backend contract (conformance/contract.py).
+"""
+
+from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .train import Model
 
-__all__ = ["Model", "asarray", "resolve_device"]
+NAME = "numpy"
+FRAMEWORKS = ("numpy",)
+DEVICES = ("cpu",)
+COMPILES = False
+
+__all__ = [
+    "COMPILES",
+    "DEVICES",
+    "FRAMEWORKS",
+    "NAME",
+    "Model",
+    "asarray",
+    "bench_rows",
+    "resolve_device",
+    "synchronize",
+]

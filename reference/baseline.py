@@ -1,19 +1,23 @@
-"""Baselines for `nndl bench`: the same math as the reference, written two other ways.
+"""Baselines for `nndl bench`: the same math as the reference, written two other ways, and the rows.
 
 - `bare_epoch`: one vectorised epoch with no abstraction at all, for sigmoid networks with the
   quadratic or cross-entropy cost and no dropout. It is what the reference costs when nothing
   is paid for readability; the bench holds the reference to within 1.3x of it.
 - `per_example_epoch`: the book's own algorithm, the slow way. Backprop runs once per training
   example on vectors, and a mini-batch's gradient is the mean of its examples' gradients.
+- `bench_rows`: the reference and these two as rows of the bench, each with the ratio it is held to.
 """
 
 import numpy as np
 
+from conformance.contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio
 from conformance.streams import batch_bounds
+from conformance.training import prepare_data
 
 from .activations import ACTIVATIONS
 from .costs import COSTS
-from .train import sgd_step
+from .device import asarray
+from .train import Model, sgd_step
 
 
 def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
@@ -86,3 +90,46 @@ def per_example_epoch(spec, params, x, y, plan, eta):
         masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
         grads = per_example_gradients(spec.network, params, x[batch], y[batch], masks)
         sgd_step(spec.training, params, grads, eta, n)
+
+
+def synchronize(device, results):
+    """Nothing to wait for: NumPy has computed its results when it returns."""
+
+
+def bench_rows(spec, training_split, device):
+    """The reference, the bare NumPy loop and the book's per-example algorithm, as rows (on the CPU)."""
+    training, eta = spec.training, spec.training.eta
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(asarray, training_split.images, training_split.labels, n_classes, training.dtype, device)
+
+    def start_reference(params):
+        model = Model(spec, params, device)
+        return (lambda plan: model.train_epoch(data, plan, eta)), model.parameters
+
+    def start_bare(params):
+        own = Model(spec, params).params  # copies in the spec's dtype
+        cost = spec.network.cost
+        return (
+            lambda plan: bare_epoch(own, data.x, data.y, plan.order, training.batch_size, eta, cost, training.lmbda)
+        ), (lambda: own)
+
+    def start_per_example(params):
+        own = Model(spec, params).params
+        return (lambda plan: per_example_epoch(spec, own, data.x, data.y, plan, eta)), (lambda: own)
+
+    per_example = "numpy per-example (the book's algorithm)"
+    return [
+        BenchRow("numpy reference", start_reference, BACKEND_ROW),
+        BenchRow(
+            "numpy bare loop",
+            start_bare,
+            BARE_LOOP,
+            Ratio("reference / bare loop", "numpy reference", "numpy bare loop", ".2f", "at most 1.3x"),
+        ),
+        BenchRow(
+            per_example,
+            start_per_example,
+            PER_EXAMPLE,
+            Ratio("per-example / reference", per_example, "numpy reference", ".1f", "at least 10x"),
+        ),
+    ]

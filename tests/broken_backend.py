@@ -4,11 +4,13 @@ It is the reference with every gradient scaled by (1 + ERROR), and so every SGD 
 """
 
 import reference
+from conformance.contract import BACKEND_ROW, BenchRow
+from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
 from reference import train
+from tests.toy_backend import model_row
 
+NAME = "broken"
 ERROR = 1e-7
-resolve_device = reference.resolve_device
-asarray = reference.asarray
 
 
 class Model(reference.Model):
@@ -17,6 +19,10 @@ class Model(reference.Model):
 
     def train_epoch(self, data, plan, eta, on_step=None):
         super().train_epoch(data, plan, eta * (1 + ERROR), on_step)
+
+
+def bench_rows(spec, training_split, device):
+    return [BenchRow("broken backend", model_row(Model, spec, training_split, device), BACKEND_ROW)]
 
 
 assert train.Model is reference.Model

@@ -138,7 +138,7 @@ def test_the_best_validation_epoch_on_a_tie(ties, best):
 def trained(backend_name, spec, mnist, n=200, seed=0):
     backend = installed(backend_name)
     training = mnist.training.first(n)
-    data = prepare_data(backend, training.images, training.labels, 10, spec.training.dtype)
+    data = prepare_data(backend.asarray, training.images, training.labels, 10, spec.training.dtype)
     model = backend.Model(spec, initial_parameters(spec.network, seed))
     train_epoch(model, data, epoch_plan(spec, n, 1, seed), spec.training.eta, spec.training.batch_size)
     return backend, model

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance import checks, engine, matrix, tolerances
-from conformance.backends import BACKENDS
+from conformance.backends import BUILT_IN, backend_names
 from conformance.checks import check_gradients, check_trajectory, relative_difference
 
 QUICK = engine.planned_checks("quick")
@@ -21,7 +21,7 @@ TRAJECTORIES = [(case, how) for case, how in QUICK if how]
 
 @pytest.fixture(scope="module")
 def backends():
-    return engine.available_backends(list(BACKENDS), log=lambda message: None)[0]
+    return engine.available_backends(backend_names(), log=lambda message: None)[0]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_an_epoch_is_shown_beside_the_references_own_rounding_sensitivity(backen
 
 @pytest.fixture
 def with_broken_backend(monkeypatch):
-    monkeypatch.setitem(BACKENDS, "broken", ("tests.broken_backend", None))
+    monkeypatch.setitem(BUILT_IN, "broken", "tests.broken_backend")
 
 
 def test_a_gradient_wrong_by_1e_7_fails(with_broken_backend, mnist):
@@ -136,7 +136,7 @@ def test_conform_prints_the_table_and_writes_every_number(run, tmp_path):
 
 
 def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run):
-    monkeypatch.setitem(BACKENDS, "absent", ("no_such_package_for_nndl", "absent"))
+    monkeypatch.setitem(BUILT_IN, "absent", "no_such_package_for_nndl")
     code, out, _ = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
     assert code == 0
     assert "absent skipped, not failed" in out and "pip install 'nndl[absent]'" in out

@@ -287,7 +287,7 @@ def test_divergence_names_the_same_epoch_and_step_as_the_reference(framework, ep
     plan = epoch_plan(spec, 200, epoch=epoch, seed=0)
     raised = {}
     for backend in (reference, framework.backend):
-        data_set = prepare_data(backend, images, labels, 4, "float64")
+        data_set = prepare_data(backend.asarray, images, labels, 4, "float64")
         with pytest.raises(DivergenceError) as error:
             model = backend.Model(spec, initial_parameters(spec.network, seed=0))
             train_epoch(model, data_set, plan, 100.0, spec.training.batch_size)
@@ -323,7 +323,7 @@ def test_float32_and_float64_stay_what_the_spec_says(mnist, framework):
         history, model = train(framework.backend, spec, splits(mnist, 500), seed=0)
         assert all(p.dtype == framework.own_dtype(dtype) for p in framework.own_parameters(model))
         assert all(w.dtype == np.dtype(dtype) and b.dtype == np.dtype(dtype) for w, b in model.parameters())
-        prepared = prepare_data(framework.backend, mnist.validation.images[:5], mnist.validation.labels[:5], 10, dtype)
+        prepared = prepare_data(framework.backend.asarray, mnist.validation.images[:5], mnist.validation.labels[:5], 10, dtype)
         assert prepared.x.dtype == prepared.y.dtype == framework.own_dtype(dtype)
         assert np.isfinite(history.records[-1].training_cost)
         assert history.records[-1].validation_correct > 3_000
@@ -362,9 +362,9 @@ def test_a_last_shorter_batch_divides_by_its_own_size(framework, n_examples):
     images, labels = rng.random((n_examples, 6)), rng.integers(0, 4, n_examples)
     plan = epoch_plan(spec, n_examples, epoch=1, seed=0)
     model = framework.backend.Model(spec, initial_parameters(spec.network, seed=0))
-    model.train_epoch(prepare_data(framework.backend, images, labels, 4, "float64"), plan, eta=0.5)
+    model.train_epoch(prepare_data(framework.backend.asarray, images, labels, 4, "float64"), plan, eta=0.5)
 
-    data_set = prepare_data(reference, images, labels, 4, "float64")
+    data_set = prepare_data(reference.asarray, images, labels, 4, "float64")
     by_reference = reference.Model(spec, initial_parameters(spec.network, seed=0))
     by_reference.train_epoch(data_set, plan, eta=0.5)
     slow = [(w.copy(), b.copy()) for w, b in initial_parameters(spec.network, seed=0)]
@@ -467,7 +467,7 @@ def test_no_shuffle_visits_the_examples_in_order(nndl, tmp_path, mnist, framewor
     spec = load_preset(PRESET).with_changes("training", epochs=2, shuffle=False)  # what the command line ran
     model = framework.backend.Model(spec, initial_parameters(spec.network, seed=4))
     images, labels = mnist.training.images[:500], mnist.training.labels[:500]
-    data_set = prepare_data(framework.backend, images, labels, 10, "float64")
+    data_set = prepare_data(framework.backend.asarray, images, labels, 10, "float64")
     for epoch in (1, 2):
         model.train_epoch(data_set, EpochPlan(epoch=epoch, order=np.arange(500), masks=[None, None]), spec.training.eta)
     assert_same_params(params, model.parameters())

@@ -73,17 +73,17 @@ def test_a_float64_spec_trains_in_float64_and_a_float32_spec_stays_float32():
     for dtype in ("float64", "float32"):
         spec = tiny_spec(regularizer="l2", lmbda=1.0, dropout=0.2, dtype=dtype)
         model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
-        data = prepare_data(jax_impl, images, labels, 4, dtype)
+        data = prepare_data(jax_impl.asarray, images, labels, 4, dtype)
         assert data.x.dtype == data.y.dtype == np.dtype(dtype)
         model.train_epoch(data, epoch_plan(spec, 25, epoch=1, seed=0), eta=0.5)
         assert [leaf.dtype for leaf in jax.tree.leaves(model.params)] == [np.dtype(dtype)] * 4
         assert all(w.dtype == b.dtype == np.dtype(dtype) for w, b in model.parameters())
-        correct, cost = evaluate(model, data)
+        correct, cost = evaluate(model, data, spec.network)
         assert 0 <= correct <= 25 and np.isfinite(cost)
         trained[dtype] = model.parameters()
     spec = spec.with_changes("training", dtype="float64")
     by_reference = reference.Model(spec, initial_parameters(spec.network, seed=0))
-    by_reference.train_epoch(prepare_data(reference, images, labels, 4, "float64"), epoch_plan(spec, 25, 1, 0), 0.5)
+    by_reference.train_epoch(prepare_data(reference.asarray, images, labels, 4, "float64"), epoch_plan(spec, 25, 1, 0), 0.5)
     assert relative_difference(trained["float64"], by_reference.parameters()) < 1e-12
     assert 1e-9 < relative_difference(trained["float32"], by_reference.parameters()) < 1e-3
 
@@ -98,11 +98,11 @@ def test_float64_without_x64_is_refused_in_one_line(x64_off):
         jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
     images, labels = small_data(25)
     with pytest.raises(NndlError, match="x64"):
-        prepare_data(jax_impl, images, labels, 4, "float64")
+        prepare_data(jax_impl.asarray, images, labels, 4, "float64")
     # float32 needs no x64 mode, and stays float32 without it
     spec = tiny_spec(dtype="float32", regularizer="l2", lmbda=1.0)
     model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
-    model.train_epoch(prepare_data(jax_impl, images, labels, 4, "float32"), epoch_plan(spec, 25, 1, 0), eta=0.5)
+    model.train_epoch(prepare_data(jax_impl.asarray, images, labels, 4, "float32"), epoch_plan(spec, 25, 1, 0), eta=0.5)
     assert [leaf.dtype for leaf in jax.tree.leaves(model.params)] == [np.dtype(np.float32)] * 4
 
 
@@ -162,7 +162,7 @@ def test_an_epoch_is_one_call_compiled_once_per_shape(monkeypatch, compilations)
     monkeypatch.setattr(jax_train, "_scanned_epoch", counted)
     spec = tiny_spec(sizes=[6, 9, 4], batch_size=7, dropout=0.1)  # a shape no other test compiles
     images, labels = small_data(25)
-    data = prepare_data(jax_impl, images, labels, 4, "float64")
+    data = prepare_data(jax_impl.asarray, images, labels, 4, "float64")
     model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
     steps = []
     cache_before = scanned_epoch._cache_size()
@@ -191,7 +191,7 @@ def test_another_shape_compiles_the_epoch_again(compilations):
     images, labels = small_data(31)
     model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
     before = jax_train._scanned_epoch._cache_size()
-    model.train_epoch(prepare_data(jax_impl, images, labels, 4, "float64"), epoch_plan(spec, 31, 1, 0), eta=0.5)
+    model.train_epoch(prepare_data(jax_impl.asarray, images, labels, 4, "float64"), epoch_plan(spec, 31, 1, 0), eta=0.5)
     assert jax_train._scanned_epoch._cache_size() == before + 1
     named = [name for name in compilations if name is not None]  # an older jax does not name them
     assert compilations and (any("scanned_epoch" in name for name in named) or not named)
@@ -264,7 +264,7 @@ def reference_plan(spec, native_plan) -> EpochPlan:
 
 def trained_by_the_reference(spec, images, labels, native_plan, eta=0.5):
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
-    model.train_epoch(prepare_data(reference, images, labels, 4, "float64"), reference_plan(spec, native_plan), eta)
+    model.train_epoch(prepare_data(reference.asarray, images, labels, 4, "float64"), reference_plan(spec, native_plan), eta)
     return model.parameters()
 
 
@@ -275,7 +275,7 @@ def test_a_native_epoch_applies_each_steps_masks(native):
     images, labels = small_data(25)
     plan = native.epoch_plan(spec, 25, epoch=1, seed=3)
     model = jax_impl.Model(spec, initial_parameters(spec.network, seed=0))
-    model.train_epoch(prepare_data(jax_impl, images, labels, 4, "float64"), plan, eta=0.5)
+    model.train_epoch(prepare_data(jax_impl.asarray, images, labels, 4, "float64"), plan, eta=0.5)
     assert relative_difference(model.parameters(), trained_by_the_reference(spec, images, labels, plan)) < 1e-12
     # the masks matter: the same order without them ends far from there
     unmasked = trained_by_the_reference(spec.with_changes("network", layers=no_dropout(spec)), images, labels, plan)

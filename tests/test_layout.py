@@ -2,8 +2,9 @@
 
 - Every backend has the reference's modules, and in each module the names the two share appear
   in the same order, so that `diff reference/costs.py torch_impl/costs.py` reads like a lesson.
-- No backend imports another, and the backend-free part of conformance/ (the spec, the streams,
-  the matrix, the policy) imports no framework.
+- No backend imports another, and the backend-free part of conformance/ (all of it) imports no
+  framework and no backend, and uses no private name of a backend: it knows the backends only
+  through the contract (conformance/contract.py).
 """
 
 import ast
@@ -13,11 +14,46 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND_PACKAGES = ["reference", "torch_impl", "jax_impl"]
-REFERENCE_MODULES = ["activations", "costs", "regularizers", "device", "layers", "network", "train", "baseline"]
+REFERENCE_MODULES = [
+    "activations",
+    "costs",
+    "regularizers",
+    "device",
+    "convolution",
+    "pooling",
+    "layers",
+    "network",
+    "train",
+    "baseline",
+]
 FRAMEWORKS = {"torch", "jax", "jaxlib"}
-BACKEND_FREE = ["spec.py", "streams.py", "matrix.py", "tolerances.py", "presets.py", "errors.py", "files.py"]
-# what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
-NUMPY_ONLY = {"baseline": {"per_example_backprop", "per_example_gradients", "per_example_epoch"}}
+BACKEND_FREE = [
+    "runs",
+    "spec",
+    "streams",
+    "data",
+    "training",
+    "checkpoint",
+    "engine",
+    "checks",
+    "bench",
+    "fastest",
+    "cli",
+    "contract",
+    "backends",
+    "matrix",
+    "tolerances",
+    "presets",
+    "errors",
+    "files",
+    "report",
+]
+NUMPY_ONLY = {
+    # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
+    "baseline": {"per_example_backprop", "per_example_gradients", "per_example_epoch"},
+    # backprop through a conv layer, which autograd and jax.grad derive
+    "convolution": {"weight_gradient", "input_gradient"},
+}
 
 
 def written_backends():
@@ -85,20 +121,60 @@ def test_the_reference_imports_no_framework():
         assert not imported_roots(path) & FRAMEWORKS, path.name
 
 
+def private_names_used(source: str) -> set[str]:
+    """Names starting with one underscore that the code imports from a backend package, or reads as
+    an attribute of anything but self: what a backend keeps to itself."""
+    used = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in BACKEND_PACKAGES:
+            used |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id == "self"):
+            used.add(node.attr)
+    return {name for name in used if name.startswith("_") and not name.startswith("__")}
+
+
+def test_every_module_of_conformance_is_listed_as_backend_free():
+    assert sorted(path.stem for path in (ROOT / "conformance").glob("*.py") if path.stem != "__init__") == sorted(
+        BACKEND_FREE
+    )
+
+
 @pytest.mark.parametrize("module", BACKEND_FREE)
-def test_the_shared_spec_streams_and_policy_are_backend_free(module):
-    assert not imported_roots(ROOT / "conformance" / module) & (FRAMEWORKS | set(BACKEND_PACKAGES))
+def test_the_conformance_modules_import_no_framework_and_no_backend(module):
+    assert not imported_roots(ROOT / "conformance" / f"{module}.py") & (FRAMEWORKS | set(BACKEND_PACKAGES))
 
 
-@pytest.mark.parametrize("backend", written_backends())
-def test_every_backend_function_names_its_equation_or_chapter(backend):
-    """Each public function or method with math in it says in its docstring where the book has it."""
-    for module in ("activations", "costs", "regularizers"):
-        tree = ast.parse((ROOT / backend / f"{module}.py").read_text())
-        for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
-            for method in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
-                doc = ast.get_docstring(method) or ""
-                if method.name in ("fn", "penalty", "shrink") and cls.name not in ("NoRegularizer",):
-                    assert "ch." in doc or "eq." in doc or "chapter" in doc, (
-                        f"{backend}/{module}.py {cls.name}.{method.name}"
-                    )
+@pytest.mark.parametrize("module", BACKEND_FREE)
+def test_the_conformance_modules_use_no_private_name_of_a_backend(module):
+    assert not private_names_used((ROOT / "conformance" / f"{module}.py").read_text())
+
+
+def framework_words(source: str) -> list[str]:
+    """Names and string constants (docstrings aside) that mention torch or jax."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node) is not None
+    }
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+        elif isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+    return [word for word in words if "torch" in word.lower() or "jax" in word.lower()]
+
+
+@pytest.mark.parametrize("module", sorted(set(BACKEND_FREE) - {"backends"}))
+def test_the_conformance_modules_name_no_framework(module):
+    """Only the registry names nndl's own backends (backends.BUILT_IN); the rest iterate over it."""
+    assert not framework_words((ROOT / "conformance" / f"{module}.py").read_text())
+
+
+def test_the_private_name_check_sees_what_checks_py_used_to_do():
+    """`from reference.network import _forward` and `reference.network._inference` both count."""
+    source = "from reference.network import _forward, cost\nzs = reference.network._inference(x)\nself._cache = 1\n"
+    assert private_names_used(source) == {"_forward", "_inference"}

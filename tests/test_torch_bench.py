@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 import torch_impl
 from conformance import bench
-from conformance.backends import BACKENDS, backend_names
+from conformance.backends import BUILT_IN, backend_names
 from conformance.presets import load_preset
 from conformance.streams import epoch_plan, initial_parameters
 from conformance.training import prepare_data
@@ -31,7 +31,7 @@ def test_the_bare_loop_matches_the_backend(mnist, preset, changes):
         spec = spec.with_changes("training", "the test", **changes)
     training = spec.training
     split = mnist.training.first(TRAIN_SIZE)
-    data = prepare_data(torch_impl, split.images, split.labels, 10, training.dtype)
+    data = prepare_data(torch_impl.asarray, split.images, split.labels, 10, training.dtype)
     start = initial_parameters(spec.network, seed=0)
     model = torch_impl.Model(spec, start)
     own = [tuple(torch.tensor(array, requires_grad=True) for array in pair) for pair in start]
@@ -76,7 +76,7 @@ def test_bench_torch_alone_compares_with_the_torch_backend(nndl_bench):
 
 
 def test_a_backend_that_is_not_installed_is_skipped_with_a_line(nndl_bench, monkeypatch):
-    monkeypatch.setitem(BACKENDS, "torch", ("no_such_package_for_nndl", "torch"))
+    monkeypatch.setitem(BUILT_IN, "torch", "no_such_package_for_nndl")
     code, out, err = nndl_bench(*SMALL_BENCH)
     assert code == 0, err
     assert "torch rows skipped: the torch backend is not installed" in err

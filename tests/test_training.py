@@ -59,7 +59,7 @@ def test_a_last_shorter_batch_divides_by_its_own_size():
     spec = tiny_spec(regularizer="l2", lmbda=1.0, dropout=0.2)
     rng = np.random.default_rng(0)
     images, labels = rng.random((25, 6)), rng.integers(0, 4, 25)
-    data = prepare_data(reference, images, labels, 4, "float64")
+    data = prepare_data(reference.asarray, images, labels, 4, "float64")
     plan = epoch_plan(spec, 25, epoch=1, seed=0)
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
     model.train_epoch(data, plan, eta=0.5)
@@ -73,7 +73,7 @@ def test_a_last_shorter_batch_divides_by_its_own_size():
 @pytest.mark.parametrize("preset", ["ch1-sigmoid-30", "ch3-l2-30"])
 def test_the_bare_loop_does_bitwise_the_same_arithmetic_as_the_reference(mnist, preset):
     spec = load_preset(preset)
-    data = prepare_data(reference, mnist.training.images[:3000], mnist.training.labels[:3000], 10, "float64")
+    data = prepare_data(reference.asarray, mnist.training.images[:3000], mnist.training.labels[:3000], 10, "float64")
     plan = epoch_plan(spec, 3000, epoch=1, seed=0)
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
     model.train_epoch(data, plan, spec.training.eta)
@@ -87,7 +87,7 @@ def test_the_bare_loop_does_bitwise_the_same_arithmetic_as_the_reference(mnist, 
 def test_divergence_names_the_first_step_with_nan_or_inf():
     spec = tiny_spec(hidden=("linear", "linear"), cost="log_likelihood", eta=100.0, init="large", sizes=[6, 20, 20, 4])
     rng = np.random.default_rng(0)
-    data = prepare_data(reference, rng.random((200, 6)) * 50, rng.integers(0, 4, 200), 4, "float64")
+    data = prepare_data(reference.asarray, rng.random((200, 6)) * 50, rng.integers(0, 4, 200), 4, "float64")
     plan = epoch_plan(spec, 200, epoch=1, seed=0)
     with pytest.raises(DivergenceError) as raised:
         model = reference.Model(spec, initial_parameters(spec.network, seed=0))

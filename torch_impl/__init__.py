@@ -1,7 +1,27 @@
-"""The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd."""
+"""The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd.
 
+Its module-level names are the backend contract (conformance/contract.py).
+"""
+
+from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
 from .train import Model
 
-__all__ = ["Model", "NativeStreams", "asarray", "resolve_device"]
+NAME = "torch"
+FRAMEWORKS = ("torch",)
+DEVICES = ("cpu", "cuda", "mps")
+COMPILES = False
+
+__all__ = [
+    "COMPILES",
+    "DEVICES",
+    "FRAMEWORKS",
+    "NAME",
+    "Model",
+    "NativeStreams",
+    "asarray",
+    "bench_rows",
+    "resolve_device",
+    "synchronize",
+]

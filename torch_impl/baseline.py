@@ -5,6 +5,7 @@
   an in-place update. It is what the torch backend costs when nothing is paid for readability
   (no nn.Module, no cost or regulariser tables, no divergence check); the bench holds the backend
   to within 1.3x of it.
+- `bench_rows`: the backend and this loop as rows of the bench, on a device, with the ratio held to.
 
 The book's per-example algorithm is a baseline for the reference only (reference/baseline.py):
 it measures how much vectorising a mini-batch gains, which does not depend on the framework.
@@ -12,6 +13,12 @@ it measures how much vectorising a mini-batch gains, which does not depend on th
 
 import torch
 from torch.nn import functional as F
+
+from conformance.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
+from conformance.training import prepare_data
+
+from .device import asarray, resolve_device, torch_dtype
+from .train import Model
 
 
 def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
@@ -40,3 +47,57 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
                     w.mul_(decay)
                 w.sub_(grad_w, alpha=eta)
                 b.sub_(grad_b, alpha=eta)
+
+
+def synchronize(device, results):
+    """Wait for the device, so that an asynchronous one (CUDA, MPS) is timed for its work, not for
+    queueing it. Torch waits for everything queued on the device, so `results` need not be named."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def bench_rows(spec, training_split, device):
+    """The torch backend and the bare torch loop, as rows on `device`, with their own copy of the data there."""
+    training, eta = spec.training, spec.training.eta
+    where = resolve_device(device)
+    dtype = torch_dtype(training.dtype, where)
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(asarray, training_split.images, training_split.labels, n_classes, training.dtype, device)
+
+    def start_backend(params):
+        model = Model(spec, params, device)
+
+        def run_epoch(plan):
+            model.train_epoch(data, plan, eta)
+            synchronize(where, model.network)
+
+        return run_epoch, model.parameters
+
+    def start_bare(params):
+        own = [
+            tuple(torch.tensor(array, dtype=dtype, device=where, requires_grad=True) for array in pair)
+            for pair in params
+        ]
+        cost = spec.network.cost
+
+        def run_epoch(plan):
+            order = torch.as_tensor(plan.order, device=where)
+            bare_epoch(own, data.x, data.y, order, training.batch_size, eta, cost, training.lmbda)
+            synchronize(where, own)
+
+        def parameters():
+            return [tuple(t.detach().cpu().numpy().copy() for t in pair) for pair in own]
+
+        return run_epoch, parameters
+
+    return [
+        BenchRow("torch backend", start_backend, BACKEND_ROW),
+        BenchRow(
+            "torch bare loop",
+            start_bare,
+            BARE_LOOP,
+            Ratio("torch backend / torch bare loop", "torch backend", "torch bare loop", ".2f", "at most 1.3x"),
+        ),
+    ]
