@@ -27,7 +27,6 @@ from .contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio, Star
 from .errors import BackendNotInstalledError, NndlError
 from .spec import Spec
 from .streams import EpochPlan, epoch_plan, initial_parameters
-from .training import prepare_data
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import fastest
+from . import fastest, runs
 from . import report as conformance_report
-from . import runs
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint

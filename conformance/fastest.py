@@ -128,7 +128,7 @@ def _key_of(conditions: dict) -> str:
 
 def measurement_conditions(spec: Spec, device: str, examples: int) -> dict:
     """Everything the time of an epoch depends on, and nothing else (not the seed, eta or epochs)."""
-    network, training = spec.network, spec.training
+    training = spec.training
     return {
         "network": {key: value for key, value in spec.to_dict()["network"].items() if key != "init"},
         "training": {"batch_size": training.batch_size, "dtype": training.dtype, "regularizer": training.regularizer},

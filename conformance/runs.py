@@ -159,9 +159,7 @@ def finished_note(saved: SavedRun, history: History) -> str:
 class RunRecorder:
     """Saves a run's state in its folder after every complete epoch, and says what is saved."""
 
-    def __init__(
-        self, folder: Path, spec: Spec, settings: dict[str, Any], start: str, first_epoch: int, resumed: bool
-    ):
+    def __init__(self, folder: Path, spec: Spec, settings: dict[str, Any], start: str, first_epoch: int, resumed: bool):
         self.folder, self.path = folder, folder / STATE_FILE
         self.spec, self.settings, self.start = spec, settings, start
         self.last_epoch = first_epoch + spec.training.epochs - 1

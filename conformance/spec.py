@@ -211,7 +211,8 @@ class Network:
     def starts_at_zero(self) -> tuple[bool, ...]:
         """Per layer, whether its W and b start at 0: network3's softmax output layer."""
         return tuple(
-            self.init == "network3" and layer is self.layers[-1] and layer.activation == "softmax" for layer in self.layers
+            self.init == "network3" and layer is self.layers[-1] and layer.activation == "softmax"
+            for layer in self.layers
         )
 
     @property
@@ -275,7 +276,9 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that `Spec.from_dict` reads back (TOML and JSON both hold it)."""
         tree = asdict(self)
-        tree["network"]["input"] = self.network.input if isinstance(self.network.input, int) else list(self.network.input)
+        tree["network"]["input"] = (
+            self.network.input if isinstance(self.network.input, int) else list(self.network.input)
+        )
         tree["network"]["layers"] = [_layer_tree(layer) for layer in self.network.layers]
         if self.data.train_size is None:
             del tree["data"]["train_size"]

@@ -21,7 +21,6 @@ from .errors import DivergenceError
 from .spec import ETA_FLOOR_DIVISOR, Spec, Training
 from .streams import Parameters, batch_bounds
 
-
 EVALUATION_CHUNK = 10_000  # examples per forward pass when evaluating, at most ...
 EVALUATION_NUMBERS = 1 << 24  # ... and at most about this many numbers held at once (128 MB of float64)
 

@@ -2,7 +2,7 @@
 
 Rows are examples. A layer's `forward` takes its parameters (W, b) and returns its weighted
 input z and its activation a. Where reference/layers.py writes out each layer's part of
-backprop (BP2-BP4: `parameter_gradients`, `input_gradient`, `delta`), jax.grad derives it
+backprop (BP2-BP4: `backward` and `delta`), jax.grad derives it
 from the forward pass.
 """
 

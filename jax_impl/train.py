@@ -122,7 +122,7 @@ def _epoch_batches(network, plan, batch_size, device):
         shape = (-1, batch_size) if stacked else (-1,)
         order = plan.order[rows].reshape(shape)
         if native:  # the order and keys are already on the device
-            keys = plan.step_keys[: n_whole] if stacked else plan.step_keys[-1]
+            keys = plan.step_keys[:n_whole] if stacked else plan.step_keys[-1]
             return _Steps(order, [None] * len(network.layers), keys)
         masks = [None if mask is None else mask[rows].reshape(*shape, *mask.shape[1:]) for mask in plan.masks]
         return _Steps(*jax.device_put((order, masks), device), None)

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-import reference
 from conformance.backends import load_backend
 from conformance.checks import relative_difference
 from conformance.errors import BackendNotInstalledError, SpecError
@@ -94,14 +93,19 @@ def test_network3s_init_scales_by_n_out_and_starts_the_softmax_layer_at_zero():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda t: t["network"]["layers"].insert(0, {"type": "dense", "size": 30, "activation": "relu"}),
-         "a conv layer takes (channels, rows, columns)"),
+        (
+            lambda t: t["network"]["layers"].insert(0, {"type": "dense", "size": 30, "activation": "relu"}),
+            "a conv layer takes (channels, rows, columns)",
+        ),
         (lambda t: t["network"]["layers"][0].update(kernel=29), "kernel does not fit"),
         (lambda t: t["network"]["layers"][1].update(pool=9), "pool does not fit"),
         (lambda t: t["network"]["layers"][0].update(pooling="l2"), "an L2 pool has no ties"),
         (lambda t: t["network"]["layers"][0].update(ties="some"), "network.layers[0].ties: unknown value 'some'"),
         (lambda t: t["network"]["layers"][0].update(stride=2), "network.layers[0].stride: unknown key"),
-        (lambda t: t["network"]["layers"].__setitem__(-1, dict(t["network"]["layers"][0])), "output layer must be dense"),
+        (
+            lambda t: t["network"]["layers"].__setitem__(-1, dict(t["network"]["layers"][0])),
+            "output layer must be dense",
+        ),
         (lambda t: t["network"].update(input=[1, 28]), "a conv layer takes (channels, rows, columns)"),
         (lambda t: t["network"].update(input=[1, 28, 28, 1, 1]), "a shape of 1 to 3 whole numbers"),
         (lambda t: t["training"].update(best_epoch_ties="middle"), "training.best_epoch_ties"),
@@ -141,7 +145,7 @@ def trained(backend_name, spec, mnist, n=200, seed=0):
     data = prepare_data(backend.asarray, training.images, training.labels, 10, spec.training.dtype)
     model = backend.Model(spec, initial_parameters(spec.network, seed))
     train_epoch(model, data, epoch_plan(spec, n, 1, seed), spec.training.eta, spec.training.batch_size)
-    return backend, model
+    return model
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -151,7 +155,7 @@ def test_l2_pooling_trains_without_nan_from_the_first_step(backend_name, mnist):
     spec = small_cnn(pooling="l2", init="default")
     first_images = mnist.training.first(10).images.reshape(10, 28, 28)
     assert (first_images[:, :6, :6] == 0).all()  # a blank corner: an all-zero pooled window in layer 1
-    backend, model = trained(backend_name, spec, mnist, n=10)
+    model = trained(backend_name, spec, mnist, n=10)
     after_one_step = model.parameters()
     assert all(np.isfinite(array).all() for layer in after_one_step for array in layer)
     assert relative_difference(after_one_step[:1], initial_parameters(spec.network, 0)[:1]) > 1e-6
@@ -160,10 +164,12 @@ def test_l2_pooling_trains_without_nan_from_the_first_step(backend_name, mnist):
 @pytest.mark.parametrize("spec_name", ["max first", "max all", "l2 dropout"])
 def test_a_cnn_epoch_is_the_same_in_every_backend(spec_name, mnist):
     pooling, rule = spec_name.split()
-    spec = small_cnn(pooling=pooling, ties=rule if pooling == "max" else "all", dropout=0.5 if rule == "dropout" else 0.0)
-    _, by_reference = trained("numpy", spec, mnist)
+    spec = small_cnn(
+        pooling=pooling, ties=rule if pooling == "max" else "all", dropout=0.5 if rule == "dropout" else 0.0
+    )
+    by_reference = trained("numpy", spec, mnist)
     for name in BACKENDS[1:]:
-        _, model = trained(name, spec, mnist)
+        model = trained(name, spec, mnist)
         assert relative_difference(model.parameters(), by_reference.parameters()) < 1e-11, name
 
 
@@ -172,8 +178,20 @@ def test_a_cnn_checkpoint_evaluates_to_the_same_count_in_every_backend(saved_by,
     installed(saved_by)
     path = tmp_path / "cnn.npz"
     result = nndl(
-        "train", "--preset", "ch6-conv2-relu", "--train-size", "300", "--epochs", "1",
-        "--backend", saved_by, "--save", path, "--json", tmp_path / "run.json", "--quiet",
+        "train",
+        "--preset",
+        "ch6-conv2-relu",
+        "--train-size",
+        "300",
+        "--epochs",
+        "1",
+        "--backend",
+        saved_by,
+        "--save",
+        path,
+        "--json",
+        tmp_path / "run.json",
+        "--quiet",
     )
     assert result.code == 0, result.err
     trained_counts = read_json(tmp_path / "run.json")["epochs"][0]
@@ -197,7 +215,17 @@ def test_a_conv_net_cannot_be_saved_in_the_books_json(nndl, tmp_path):
 def test_one_epoch_of_the_books_relu_cnn_is_well_above_96_percent(backend_name, nndl, tmp_path):
     """`nndl train --preset ch6-conv2-relu --epochs 1`: the issue's bar, in every backend (minutes each)."""
     installed(backend_name)
-    result = nndl("train", "--preset", "ch6-conv2-relu", "--epochs", "1", "--backend", backend_name,
-                  "--json", tmp_path / "run.json", "--quiet")
+    result = nndl(
+        "train",
+        "--preset",
+        "ch6-conv2-relu",
+        "--epochs",
+        "1",
+        "--backend",
+        backend_name,
+        "--json",
+        tmp_path / "run.json",
+        "--quiet",
+    )
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "run.json").read_text())["epochs"][0]["test_accuracy"] > 0.97

@@ -142,7 +142,9 @@ def install_example(site: Path, monkeypatch, entry_points: dict[str, str] | None
         entry_points = pyproject["project"]["entry-points"]["nndl.backends"]
     dist_info = site / "nndl_my_backend-0.1.0.dist-info"
     dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {pyproject['project']['name']}\nVersion: 0.1.0\n")
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {pyproject['project']['name']}\nVersion: 0.1.0\n"
+    )
     lines = [f"{name} = {module}" for name, module in entry_points.items()]
     (dist_info / "entry_points.txt").write_text("\n".join(["[nndl.backends]", *lines, ""]))
     monkeypatch.syspath_prepend(str(EXAMPLE))

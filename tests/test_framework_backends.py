@@ -27,8 +27,7 @@ from conformance.errors import DivergenceError
 from conformance.presets import load_preset
 from conformance.spec import Spec
 from conformance.streams import EpochPlan, epoch_plan, initial_parameters
-from conformance.training import train
-from conformance.training import prepare_data, train_epoch
+from conformance.training import prepare_data, train, train_epoch
 from reference.baseline import per_example_epoch
 from tests.backend_support import (
     PRECIOUS,
@@ -323,7 +322,9 @@ def test_float32_and_float64_stay_what_the_spec_says(mnist, framework):
         history, model = train(framework.backend, spec, splits(mnist, 500), seed=0)
         assert all(p.dtype == framework.own_dtype(dtype) for p in framework.own_parameters(model))
         assert all(w.dtype == np.dtype(dtype) and b.dtype == np.dtype(dtype) for w, b in model.parameters())
-        prepared = prepare_data(framework.backend.asarray, mnist.validation.images[:5], mnist.validation.labels[:5], 10, dtype)
+        prepared = prepare_data(
+            framework.backend.asarray, mnist.validation.images[:5], mnist.validation.labels[:5], 10, dtype
+        )
         assert prepared.x.dtype == prepared.y.dtype == framework.own_dtype(dtype)
         assert np.isfinite(history.records[-1].training_cost)
         assert history.records[-1].validation_correct > 3_000

@@ -83,7 +83,9 @@ def test_a_float64_spec_trains_in_float64_and_a_float32_spec_stays_float32():
         trained[dtype] = model.parameters()
     spec = spec.with_changes("training", dtype="float64")
     by_reference = reference.Model(spec, initial_parameters(spec.network, seed=0))
-    by_reference.train_epoch(prepare_data(reference.asarray, images, labels, 4, "float64"), epoch_plan(spec, 25, 1, 0), 0.5)
+    by_reference.train_epoch(
+        prepare_data(reference.asarray, images, labels, 4, "float64"), epoch_plan(spec, 25, 1, 0), 0.5
+    )
     assert relative_difference(trained["float64"], by_reference.parameters()) < 1e-12
     assert 1e-9 < relative_difference(trained["float32"], by_reference.parameters()) < 1e-3
 
@@ -264,7 +266,9 @@ def reference_plan(spec, native_plan) -> EpochPlan:
 
 def trained_by_the_reference(spec, images, labels, native_plan, eta=0.5):
     model = reference.Model(spec, initial_parameters(spec.network, seed=0))
-    model.train_epoch(prepare_data(reference.asarray, images, labels, 4, "float64"), reference_plan(spec, native_plan), eta)
+    model.train_epoch(
+        prepare_data(reference.asarray, images, labels, 4, "float64"), reference_plan(spec, native_plan), eta
+    )
     return model.parameters()
 
 

@@ -9,8 +9,7 @@ import reference
 from conformance.errors import DivergenceError
 from conformance.presets import load_preset
 from conformance.streams import batch_bounds, epoch_plan, initial_parameters
-from conformance.training import train
-from conformance.training import prepare_data, train_epoch
+from conformance.training import prepare_data, train, train_epoch
 from reference.baseline import bare_epoch, per_example_epoch, per_example_gradients
 from reference.network import Network, backprop
 from reference.train import sgd_step

@@ -2,8 +2,7 @@
 
 Rows are examples. A layer's `forward` takes its parameters (the (W, b) tensors that autograd
 differentiates with respect to) and returns its weighted input z and its activation a. Where
-reference/layers.py writes out each layer's part of backprop (BP2-BP4: `parameter_gradients`,
-`input_gradient`, `delta`), autograd derives it from the forward pass.
+reference/layers.py writes out each layer's part of backprop (BP2-BP4: `backward` and `delta`), autograd derives it from the forward pass.
 """
 
 from torch import nn
