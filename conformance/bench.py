@@ -60,15 +60,25 @@ def bare_loop_reason(spec: Spec) -> str | None:
     return None
 
 
+def per_example_reason(spec: Spec) -> str | None:
+    """Why the book's per-example algorithm cannot run this spec (network.py and network2.py have
+    dense layers only), or None when it can."""
+    if any(layer.type != "dense" for layer in spec.network.layers):
+        return "the book's per-example algorithm is written for dense layers only"
+    return None
+
+
 def rows_to_time(rows: list[BenchRow], spec: Spec, include_per_example: bool, log) -> list[BenchRow]:
-    """A backend's rows less the bare loops that cannot run the spec (said in `log`) and, unless
-    asked for, the per-example algorithm."""
-    why_not = bare_loop_reason(spec)
+    """A backend's rows less those that cannot run the spec (said in `log`) and, unless asked for,
+    the per-example algorithm."""
+    why_not = {BARE_LOOP: bare_loop_reason(spec), PER_EXAMPLE: per_example_reason(spec)}
     kept = []
     for row in rows:
-        if row.kind == BARE_LOOP and why_not is not None:
-            log(f"{row.name} skipped: {why_not}")
-        elif row.kind != PER_EXAMPLE or include_per_example:
+        if row.kind == PER_EXAMPLE and not include_per_example:
+            continue
+        if why_not.get(row.kind) is not None:
+            log(f"{row.name} skipped: {why_not[row.kind]}")
+        else:
             kept.append(row)
     return kept
 
@@ -174,7 +184,7 @@ def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: st
     reference_row = next(filter(_is_the_reference, rows), rows[0])
     against = "reference" if _is_the_reference(reference_row) else reference_row.name
     header = (
-        f"bench {spec.name}: sizes {list(spec.network.sizes)}, mini-batch {spec.training.batch_size}, "
+        f"bench {spec.name}: sizes {spec.network.layout}, mini-batch {spec.training.batch_size}, "
         f"{spec.training.dtype}, {n_examples:,} examples, median of {epochs} epoch(s)"
     )
     on_device = sorted({row.backend for row in rows} - {REFERENCE})

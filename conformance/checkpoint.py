@@ -91,7 +91,7 @@ def check_parameters(network: Network, params: Parameters, source: str) -> None:
     expected = network.parameter_shapes
     if len(params) != len(expected):
         raise CheckpointError(
-            f"{source} has {len(params)} layers, but the network has {len(expected)} (sizes {list(network.sizes)})"
+            f"{source} has {len(params)} layers, but the network has {len(expected)} (sizes {network.layout})"
         )
     for i, ((w, b), (w_shape, b_shape)) in enumerate(zip(params, expected)):
         for name, array, shape in (("W", w, w_shape), ("b", b, b_shape)):

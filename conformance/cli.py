@@ -242,7 +242,7 @@ def run_presets(args) -> None:
         if spec.data.train_size:
             book += f" ({spec.data.train_size:,} training images)"
         print(
-            f"{name:27s} {_shapes(network):42s} {network.cost:15s} {network.init:8s} "
+            f"{name:27s} {network.layout:42s} {network.cost:15s} {network.init:8s} "
             f"{training.epochs:6d} {training.eta:6g} {training.lmbda:6g}  {book}"
         )
 
@@ -558,19 +558,13 @@ def _run_header(spec: Spec, args, splits, start_note: str) -> str:
         else f"{training.regularizer.upper()} lambda {training.lmbda:g}"
     )
     return (
-        f"{spec.name}: sizes {_shapes(network)}, {network.cost} cost, {network.init} init, "
+        f"{spec.name}: sizes {network.layout}, {network.cost} cost, {network.init} init, "
         f"eta {training.eta:g}, mini-batch {training.batch_size}, {regularizer}, {training.dtype}\n"
         f"backend {args.backend} on {args.device}, seed {args.seed} ({args.rng} streams), "
         f"{len(splits['training']):,} training images, "
         f"{training.epochs} epochs{start_note}"
         + (f", saving every epoch in {args.checkpoint_dir}" if args.checkpoint_dir else "")
     )
-
-
-def _shapes(network) -> str:
-    """The book's sizes list, [784, 30, 10], with a conv net's shapes as channels x rows x columns."""
-    shapes = [*network.layer_input_shapes, network.layers[-1].output_shape(network.layer_input_shapes[-1])]
-    return "[" + ", ".join("x".join(map(str, shape)) for shape in shapes) + "]"
 
 
 def _summary(spec: Spec, history) -> str:

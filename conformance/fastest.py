@@ -65,7 +65,7 @@ class Choice:
 
     def describe(self, spec: Spec, device: str) -> str:
         """One line for the user: which backend, and whether the times were measured now or cached."""
-        setting = f"{list(spec.network.sizes)}, mini-batch {spec.training.batch_size}, {spec.training.dtype},"
+        setting = f"{spec.network.layout}, mini-batch {spec.training.batch_size}, {spec.training.dtype},"
         if not self.seconds:
             return f"--backend auto: {self.backend} is the only installed backend that runs on {device}"
         times = ", ".join(f"{name} {self.seconds[name]:.3g} s" for name in backend_names() if name in self.seconds)

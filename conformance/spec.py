@@ -194,6 +194,13 @@ class Network:
         return tuple(math.prod(shape) for shape in shapes)
 
     @property
+    def layout(self) -> str:
+        """The book's sizes list, [784, 30, 10], with a conv layer's output as channels x rows x
+        columns: [1x28x28, 20x12x12, 40x4x4, 100, 10]."""
+        shapes = [*self.layer_input_shapes, self.layers[-1].output_shape(self.layer_input_shapes[-1])]
+        return "[" + ", ".join("x".join(map(str, shape)) for shape in shapes) + "]"
+
+    @property
     def parameter_shapes(self) -> tuple[tuple[Shape, Shape], ...]:
         """The canonical layout: ((W shape, b shape), ...) layer by layer."""
         return tuple(layer.parameter_shapes(shape) for layer, shape in zip(self.layers, self.layer_input_shapes))

@@ -229,3 +229,13 @@ def test_one_epoch_of_the_books_relu_cnn_is_well_above_96_percent(backend_name, 
     )
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "run.json").read_text())["epochs"][0]["test_accuracy"] > 0.97
+
+
+def test_the_bench_times_a_cnn_and_skips_the_dense_only_baselines(nndl_bench):
+    code, out, err = nndl_bench(
+        "--preset", "ch6-conv1-sigmoid", "--backends", "numpy", "--repeat", "1", "--train-size", "50"
+    )
+    assert code == 0, err
+    assert "numpy per-example (the book's algorithm) skipped: the book's per-example algorithm is written" in err
+    assert "numpy bare loop skipped: the bare loop is written for dense layers only" in err
+    assert "sizes [1x28x28, 20x12x12, 100, 10]" in out and "numpy reference" in out
