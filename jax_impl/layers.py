@@ -1,9 +1,8 @@
 """The layers a network is a chain of, as pure functions of their parameters: the forward pass only.
 
-Rows are examples. A layer's `forward` takes its parameters (W, b) and returns its weighted
-input z and its activation a. Where reference/layers.py writes out each layer's part of
-backprop (BP2-BP4: `backward` and `delta`), jax.grad derives it
-from the forward pass.
+Rows are examples. A layer's `forward` takes its parameters (W, b) and returns its weighted input z
+and its activation a. Where reference/layers.py writes out each layer's part of backprop (BP2-BP4:
+`backward` and `delta`), jax.grad derives it from the forward pass.
 """
 
 from .activations import ACTIVATIONS

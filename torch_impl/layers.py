@@ -2,7 +2,8 @@
 
 Rows are examples. A layer's `forward` takes its parameters (the (W, b) tensors that autograd
 differentiates with respect to) and returns its weighted input z and its activation a. Where
-reference/layers.py writes out each layer's part of backprop (BP2-BP4: `backward` and `delta`), autograd derives it from the forward pass.
+reference/layers.py writes out each layer's part of backprop (BP2-BP4: `backward` and `delta`),
+autograd derives it from the forward pass.
 """
 
 from torch import nn
@@ -24,7 +25,7 @@ class Dense(nn.Module):
     def forward(self, params, x, mask):
         """Training: z = W (x * mask) + b, x flattened per example; returns (z, a)."""
         w, b = params
-        layer_input = x.flatten(1)
+        layer_input = x.reshape(len(x), -1)
         if mask is not None:
             layer_input = layer_input * mask
         z = F.linear(layer_input, w, b)
@@ -33,7 +34,7 @@ class Dense(nn.Module):
     def infer(self, params, x):
         """Inference, where a dropout layer scales W x by (1 - p) instead of masking; returns (z, a)."""
         w, b = params
-        wx = F.linear(x.flatten(1), w)
+        wx = F.linear(x.reshape(len(x), -1), w)
         if self.dropout:
             wx = wx * (1.0 - self.dropout)
         z = wx + b
