@@ -25,7 +25,7 @@ class Dense(nn.Module):
     def forward(self, params, x, mask):
         """Training: z = W (x * mask) + b, x flattened per example; returns (z, a)."""
         w, b = params
-        layer_input = x.reshape(len(x), -1)
+        layer_input = x.flatten(1)  # x itself when it is flat already: no view for autograd to record
         if mask is not None:
             layer_input = layer_input * mask
         z = F.linear(layer_input, w, b)
@@ -34,7 +34,7 @@ class Dense(nn.Module):
     def infer(self, params, x):
         """Inference, where a dropout layer scales W x by (1 - p) instead of masking; returns (z, a)."""
         w, b = params
-        wx = F.linear(x.reshape(len(x), -1), w)
+        wx = F.linear(x.flatten(1), w)
         if self.dropout:
             wx = wx * (1.0 - self.dropout)
         z = wx + b
