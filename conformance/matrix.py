@@ -246,8 +246,10 @@ TRAJECTORY_CASES = [
     TrajectoryCase(
         "ch6-conv2-relu", (CNN_SUBSET, _chapter_6_layers(pooling="l2")), label="ch6-conv2-relu l2-pool 2000 images"
     ),
-    TrajectoryCase(
-        "ch6-conv2-relu", (CNN_SUBSET, _chapter_6_layers(dropout=0.5)), label="ch6-conv2-relu dropout 2000 images"
+    TrajectoryCase(  # eta 0.3: at 0.03, with half of each dense input dropped, 200 steps learn next to nothing
+        "ch6-conv2-relu",
+        (CNN_SUBSET, _chapter_6_layers(dropout=0.5), ("training.eta", 0.3)),
+        label="ch6-conv2-relu dropout eta 0.3 2000 images",
     ),
     TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images", dtype="float32"),
 ]
