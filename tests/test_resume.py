@@ -50,22 +50,23 @@ halve_eta_patience = 1
 # -- running nndl in a subprocess ---------------------------------------------------------------
 
 
+# `nndl ARGS`, with Ctrl-C heeded: a shell runs background jobs with SIGINT ignored, a child inherits
+# that, and Python then never raises KeyboardInterrupt (CI may run the tests so).
+NNDL_HEEDING_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from conformance.cli import main; sys.exit(main())"
+)
+
+
 def start_nndl(*args) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", *map(str, args)],
+        [sys.executable, "-c", NNDL_HEEDING_CTRL_C, *map(str, args)],
         cwd=REPOSITORY,
         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},  # each line as it is printed
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=heed_ctrl_c,
     )
-
-
-def heed_ctrl_c() -> None:
-    """In the child, before Python starts: SIGINT back to its default. A shell runs background jobs
-    with SIGINT ignored, the child inherits that, and Python then never raises KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
