@@ -42,7 +42,7 @@ class ConvPool:
     windows, and one bias per filter."""
 
     def __init__(self, layer, input_shape):
-        self.activation, self.dropout = ACTIVATIONS[layer.activation], 0.0
+        self.activation = ACTIVATIONS[layer.activation]
         self.pool = POOLS[layer.pooling](layer.pool, layer.ties)
         self.input_shape = input_shape  # (channels, rows, columns): a flat MNIST row becomes (1, 28, 28)
 
