@@ -48,15 +48,29 @@ class Row:
 SWITCH_PAUSE = 0.3
 
 
+BARE_CNN_ACTIVATIONS = ("sigmoid", "relu")  # the hidden layers' activations the bare CNN loops know
+
+
 def bare_loop_reason(spec: Spec) -> str | None:
-    """Why the backends' bare loops cannot run this spec, or None when they can."""
+    """Why the backends' bare loops cannot run this spec, or None when they can: the MLP loop
+    takes sigmoid dense layers, the CNN loop chapter 6's nets (conformance.contract.BARE_LOOP)."""
     network = spec.network
-    if any(layer.type != "dense" for layer in network.layers):
-        return "the bare loop is written for dense layers only"
-    if any(layer.activation != "sigmoid" for layer in network.layers):
-        return "the bare loop is written for sigmoid layers only"
     if network.has_dropout or spec.training.regularizer == "l1":
-        return "the bare loop has no dropout and no L1"
+        return "the bare loops have no dropout and no L1"
+    if network.has_conv:
+        return _bare_cnn_reason(network)
+    if any(layer.activation != "sigmoid" for layer in network.layers):
+        return "the bare MLP loop is written for sigmoid layers only"
+    return None
+
+
+def _bare_cnn_reason(network) -> str | None:
+    if any(layer.type == "conv" and layer.pooling != "max" for layer in network.layers):
+        return "the bare CNN loop is written for max-pooling only"
+    if any(layer.activation not in BARE_CNN_ACTIVATIONS for layer in network.layers[:-1]):
+        return f"the bare CNN loop's hidden layers are {' or '.join(BARE_CNN_ACTIVATIONS)} only"
+    if network.layers[-1].activation != "softmax" or network.cost != "log_likelihood":
+        return "the bare CNN loop ends in a softmax layer with the log-likelihood cost"
     return None
 
 
@@ -178,8 +192,14 @@ def largest_difference(params_a, params_b) -> float:
     )
 
 
-def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: str = "cpu") -> str:
-    """The rows' times, each against the reference row (the NumPy reference, else the first row), and the targets."""
+def report(
+    spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: str = "cpu", whole: int | None = None
+) -> str:
+    """The rows' times, each against the reference row (the NumPy reference, else the first row), and the targets.
+
+    When the rows trained on part of a training set of `whole` examples (--train-size), a column
+    scales each time to the whole epoch.
+    """
     by_name = {row.name: row for row in rows}
     reference_row = next(filter(_is_the_reference, rows), rows[0])
     against = "reference" if _is_the_reference(reference_row) else reference_row.name
@@ -192,15 +212,18 @@ def report(spec: Spec, rows: list[Row], n_examples: int, epochs: int, device: st
         header += f", {' and '.join(on_device)} on {device}"
     column = f"vs {against}"
     width = max(13, len(column))
-    lines = [header, f"  {'row':44s} {'epoch (s)':>10s} {column:>{width}s}"]
+    scale = whole / n_examples if whole and whole > n_examples else None
+    scaled_title = f" {f'{whole:,} (s)':>13s}" if scale else ""
+    lines = [header, f"  {'row':44s} {'epoch (s)':>10s}{scaled_title} {column:>{width}s}"]
     for row in rows:
         ratio = row.epoch_seconds / reference_row.epoch_seconds
-        lines.append(f"  {row.name:44s} {row.epoch_seconds:10.3f} {ratio:{width - 1}.2f}x")
+        scaled = f" {row.epoch_seconds * scale:13.1f}" if scale else ""
+        lines.append(f"  {row.name:44s} {row.epoch_seconds:10.3f}{scaled} {ratio:{width - 1}.2f}x")
     for row in rows:
-        if row is reference_row:
-            continue
         if row.ratio is not None and {row.ratio.numerator, row.ratio.denominator} <= by_name.keys():
             lines.append(_ratio_line(row.ratio, by_name))
+        if row is reference_row:
+            continue
         one_step = largest_difference(reference_row.params_after_one_step, row.params_after_one_step)
         whole_run = largest_difference(reference_row.params_after_run, row.params_after_run)
         lines.append(
@@ -238,16 +261,22 @@ def fastest_line(spec: Spec, rows: list[Row], device: str) -> str:
     )
 
 
-def to_json(spec: Spec, rows: list[Row], device: str = "cpu") -> dict:
+def to_json(
+    spec: Spec, rows: list[Row], device: str = "cpu", n_examples: int | None = None, whole: int | None = None
+) -> dict:
+    scale = whole / n_examples if whole and n_examples else 1.0
     return {
         "preset": spec.name,
         "batch_size": spec.training.batch_size,
         "dtype": spec.training.dtype,
         "device": device,
+        "examples": n_examples,
+        "whole_epoch_examples": whole,
         "rows": [
             {
                 "name": row.name,
                 "epoch_seconds": row.epoch_seconds,
+                "whole_epoch_seconds": row.epoch_seconds * scale,
                 "all_epoch_seconds": row.all_seconds,
                 "compile_seconds": row.compile_seconds,
             }

@@ -20,7 +20,7 @@ from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
-from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mnist
+from .data import CLASSES, MNIST_SHA256, PIXELS, SHIFTS, SPLIT_SIZES, load_expanded_training, load_mnist
 from .engine import run_conformance
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
@@ -462,9 +462,10 @@ def run_bench(args) -> None:
     rows = benchmark.run_bench(
         spec, training_split, args.seed, args.repeat, not args.no_per_example, _log, backends, args.device
     )
-    print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device))
+    whole = SPLIT_SIZES["training"] * (1 + len(SHIFTS) if spec.data.expanded else 1)
+    print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device, whole))
     if args.json:
-        text = json.dumps(benchmark.to_json(spec, rows, args.device), indent=2)
+        text = json.dumps(benchmark.to_json(spec, rows, args.device, len(training_split), whole), indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
 
 

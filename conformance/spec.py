@@ -236,6 +236,10 @@ class Network:
     def has_dropout(self) -> bool:
         return any(layer.dropout > 0 for layer in self.layers)
 
+    @property
+    def has_conv(self) -> bool:
+        return any(layer.type == "conv" for layer in self.layers)
+
 
 @dataclass(frozen=True)
 class Training:

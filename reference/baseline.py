@@ -3,12 +3,16 @@
 - `bare_epoch`: one vectorised epoch with no abstraction at all, for sigmoid networks with the
   quadratic or cross-entropy cost and no dropout. It is what the reference costs when nothing
   is paid for readability; the bench holds the reference to within 1.3x of it.
+- `bare_cnn_epoch`: the same for chapter 6's networks: max-pooling conv layers, then dense layers,
+  a softmax output and the log-likelihood cost, with L2 decay or none and no dropout; backprop
+  through the conv layers written out as in reference/convolution.py.
 - `per_example_epoch`: the book's own algorithm, the slow way. Backprop runs once per training
   example on vectors, and a mini-batch's gradient is the mean of its examples' gradients.
 - `bench_rows`: the reference and these two as rows of the bench, each with the ratio it is held to.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from conformance.contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio
 from conformance.streams import batch_bounds
@@ -44,6 +48,83 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
             w -= grad_w
             grad_b *= eta
             b -= grad_b
+
+
+def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
+    """One epoch of SGD on a chapter 6 net (conv-pool layers, dense layers, softmax and log-likelihood), flat.
+
+    `network` is the spec's: it gives the input's shape and each layer's type, pooling, tie rule and
+    activation. params are updated in place.
+    """
+    decay = 1.0 - eta * lmbda / len(x)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        a, targets = x[batch].reshape(len(batch), *network.input_shape), y[batch]
+        inputs, outputs, choices, correlation_shapes = [], [], [], []
+        for layer, (w, b) in zip(network.layers, params):
+            inputs.append(a)
+            if layer.type == "conv":
+                windows = sliding_window_view(a, w.shape[2:], axis=(2, 3))  # (m, c, H', W', kh, kw)
+                u = np.tensordot(w, windows, axes=((1, 2, 3), (1, 4, 5))).transpose(1, 0, 2, 3)
+                pooled, chosen = _max_pool(u, layer.pool, layer.ties)
+                choices.append(chosen)
+                correlation_shapes.append(u.shape[2:])
+                z = pooled + b[:, None, None]
+            else:
+                z = a.reshape(len(a), -1) @ w.T + b
+                choices.append(None)
+                correlation_shapes.append(None)
+            if layer.activation != "softmax":
+                a = np.maximum(z, 0) if layer.activation == "relu" else 1.0 / (1.0 + np.exp(-z))
+            outputs.append(a)
+        softmax = np.exp(z - z.max(axis=1, keepdims=True))
+        delta = (softmax / softmax.sum(axis=1, keepdims=True) - targets) / len(batch)  # BP1 for eq. 80
+        for l in range(len(params) - 1, -1, -1):
+            w, b = params[l]
+            layer_input = inputs[l]
+            if network.layers[l].type == "conv":
+                delta_u = _max_unpool(delta, choices[l], network.layers[l].pool, correlation_shapes[l])
+                windows = sliding_window_view(layer_input, w.shape[2:], axis=(2, 3))
+                grad_w = np.tensordot(delta_u, windows, axes=((0, 2, 3), (0, 2, 3)))
+                grad_b = delta.sum(axis=(0, 2, 3))
+                if l > 0:
+                    k = w.shape[2] - 1
+                    padded = np.pad(delta_u, ((0, 0), (0, 0), (k, k), (k, k)))
+                    flipped = w[:, :, ::-1, ::-1]
+                    shifted = sliding_window_view(padded, w.shape[2:], axis=(2, 3))
+                    delta = np.tensordot(flipped, shifted, axes=((0, 2, 3), (1, 4, 5))).transpose(1, 0, 2, 3)
+            else:
+                grad_w = delta.T @ layer_input.reshape(len(layer_input), -1)
+                grad_b = delta.sum(axis=0)
+                if l > 0:
+                    delta = (delta @ w).reshape(outputs[l - 1].shape)
+            if l > 0:
+                below = outputs[l - 1]
+                delta = delta * ((below > 0) if network.layers[l - 1].activation == "relu" else below * (1.0 - below))
+            if decay != 1.0:
+                w *= decay
+            w -= eta * grad_w
+            b -= eta * grad_b
+
+
+def _max_pool(u, size, ties):
+    """Max-pooling's result and the place(s) each window's gradient goes: (m, c, H/s, W/s, s*s) booleans."""
+    m, c, rows, cols = u.shape[0], u.shape[1], u.shape[2] // size, u.shape[3] // size
+    trimmed = u[:, :, : rows * size, : cols * size].reshape(m, c, rows, size, cols, size)
+    windows = trimmed.transpose(0, 1, 2, 4, 3, 5).reshape(m, c, rows, cols, size * size)
+    pooled = windows.max(axis=-1)
+    if ties == "all":
+        return pooled, windows == pooled[..., None]
+    return pooled, np.arange(size * size) == windows.argmax(axis=-1)[..., None]
+
+
+def _max_unpool(delta, chosen, size, correlation_shape):
+    """dC/du from dC/dpooled: each window's gradient where `chosen` says, zeros elsewhere and in a ragged border."""
+    m, c, rows, cols, _ = chosen.shape
+    spread = (chosen * delta[..., None]).reshape(m, c, rows, cols, size, size).transpose(0, 1, 2, 4, 3, 5)
+    delta_u = np.zeros((m, c, *correlation_shape), dtype=delta.dtype)
+    delta_u[:, :, : rows * size, : cols * size] = spread.reshape(m, c, rows * size, cols * size)
+    return delta_u
 
 
 def per_example_backprop(network, params, x, y, masks):
@@ -108,18 +189,24 @@ def bench_rows(spec, training_split, device):
 
     def start_bare(params):
         own = Model(spec, params).params  # copies in the spec's dtype
-        cost = spec.network.cost
-        return (
-            lambda plan: bare_epoch(own, data.x, data.y, plan.order, training.batch_size, eta, cost, training.lmbda)
-        ), (lambda: own)
+        network = spec.network
+
+        def run_epoch(plan):
+            if network.has_conv:
+                bare_cnn_epoch(own, data.x, data.y, plan.order, training.batch_size, eta, network, training.lmbda)
+            else:
+                bare_epoch(own, data.x, data.y, plan.order, training.batch_size, eta, network.cost, training.lmbda)
+
+        return run_epoch, (lambda: own)
 
     def start_per_example(params):
         own = Model(spec, params).params
         return (lambda plan: per_example_epoch(spec, own, data.x, data.y, plan, eta)), (lambda: own)
 
     per_example = "numpy per-example (the book's algorithm)"
+    against_torch = Ratio("numpy reference / torch backend", "numpy reference", "torch backend", ".2f", "at most 3x")
     return [
-        BenchRow("numpy reference", start_reference, BACKEND_ROW),
+        BenchRow("numpy reference", start_reference, BACKEND_ROW, against_torch if spec.network.has_conv else None),
         BenchRow(
             "numpy bare loop",
             start_bare,

@@ -69,8 +69,9 @@ def torch_gradients(torch, x, w, r):
 
 def jax_gradients(jax, x, w, r):
     """(y, dC/dx, dC/dw) of C = sum(correlate(x, w) * R), from jax.grad (jitted: one compilation)."""
-    from jax_impl.convolution import correlate as jax_correlate
+    from jax_impl import convolution
 
+    jax_correlate = convolution.correlate  # looked up now, so that a test may swap it
     dx, dw = jax.jit(jax.grad(lambda x, w: (jax_correlate(x, w) * r).sum(), argnums=(0, 1)))(x, w)
     return np.asarray(jax.jit(jax_correlate)(x, w)), np.asarray(dx), np.asarray(dw)
 
@@ -108,6 +109,20 @@ def test_torch_autograd_agrees(torch, x_shape, w_shape):
 @pytest.mark.parametrize("x_shape, w_shape", SHAPES)
 def test_jax_grad_agrees(jax, x_shape, w_shape):
     x, w, r = case(x_shape, w_shape)
+    y, dx, dw = jax_gradients(jax, x, w, r)
+    assert relative(y, correlate(x, w)) < 1e-12
+    assert relative(dw, weight_gradient(x, r, w.shape)) < 1e-12
+    assert relative(dx, input_gradient(r, w, x.shape)) < 1e-12
+
+
+@pytest.mark.parametrize("x_shape, w_shape", SHAPES)
+@pytest.mark.parametrize("way", ["_correlate_as_product", "_correlate_as_primitive"])
+def test_both_of_jaxs_ways_agree_with_the_reference(jax, way, x_shape, w_shape, monkeypatch):
+    """correlate is a matrix product on the CPU and XLA's convolution elsewhere: both are tested here."""
+    from jax_impl import convolution
+
+    monkeypatch.setattr(convolution, "correlate", getattr(convolution, way))
+    x, w, r = case(x_shape, w_shape, seed=1)
     y, dx, dw = jax_gradients(jax, x, w, r)
     assert relative(y, correlate(x, w)) < 1e-12
     assert relative(dw, weight_gradient(x, r, w.shape)) < 1e-12

@@ -5,7 +5,11 @@
   an in-place update. It is what the torch backend costs when nothing is paid for readability
   (no nn.Module, no cost or regulariser tables, no divergence check); the bench holds the backend
   to within 1.3x of it.
-- `bench_rows`: the backend and this loop as rows of the bench, on a device, with the ratio held to.
+- `bare_cnn_epoch`: the same for chapter 6's networks: max-pooling conv layers, then dense layers,
+  a softmax output and the log-likelihood cost, with L2 decay or none and no dropout, written
+  with F.conv2d and F.max_pool2d.
+- `bench_rows`: the backend and the bare loop that fits the spec as rows of the bench, on a device,
+  with the ratios held to.
 
 The book's per-example algorithm is a baseline for the reference only (reference/baseline.py):
 it measures how much vectorising a mini-batch gains, which does not depend on the framework.
@@ -49,6 +53,52 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
                 b.sub_(grad_b, alpha=eta)
 
 
+def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
+    """One epoch of SGD on a chapter 6 net (conv-pool layers, dense layers, softmax and log-likelihood), flat.
+
+    `network` is the spec's: it gives the input's shape and each layer's type, pooling, tie rule and
+    activation. The gradient is autograd's; the update is that of bare_epoch.
+    """
+    decay = 1.0 - eta * lmbda / len(x)
+    leaves = [t for pair in params for t in pair]
+    activations = {"sigmoid": torch.sigmoid, "relu": F.relu}
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        a, targets = torch.index_select(x, 0, batch), torch.index_select(y, 0, batch)
+        a = a.reshape(len(batch), *network.input_shape)
+        for layer, (w, b) in zip(network.layers, params):
+            if layer.type == "conv":
+                u = F.conv2d(a, w)
+                pooled = _max_pool_to_all_ties(u, layer.pool) if layer.ties == "all" else F.max_pool2d(u, layer.pool)
+                z = pooled + b[:, None, None]
+            else:
+                z = F.linear(a.flatten(1), w, b)
+            if layer.activation != "softmax":
+                a = activations[layer.activation](z)
+        log_likelihood = -torch.sum(targets * F.log_softmax(z, dim=1), dim=1)  # eq. 80, from z
+        grads = torch.autograd.grad(torch.mean(log_likelihood), leaves)
+        with torch.no_grad():
+            for (w, b), grad_w, grad_b in zip(params, grads[0::2], grads[1::2]):
+                if decay != 1.0:
+                    w.mul_(decay)
+                w.sub_(grad_w, alpha=eta)
+                b.sub_(grad_b, alpha=eta)
+
+
+def _max_pool_to_all_ties(u, size):
+    """max_pool2d's value, with the gradient going in full to every tied maximum (network3's rule).
+
+    The maxima are found without the graph; adding the window sums of (u - u), kept at the maxima
+    only, changes no value but routes each window's gradient to all of them.
+    """
+    pooled = F.max_pool2d(u.detach(), size)
+    spread = pooled.repeat_interleave(size, dim=2).repeat_interleave(size, dim=3)
+    rows, cols = spread.shape[2], spread.shape[3]
+    kept = u[:, :, :rows, :cols]
+    chosen = kept.detach() == spread
+    return pooled + F.avg_pool2d(chosen * (kept - kept.detach()), size, divisor_override=1)
+
+
 def synchronize(device, results):
     """Wait for the device, so that an asynchronous one (CUDA, MPS) is timed for its work, not for
     queueing it. Torch waits for everything queued on the device, so `results` need not be named."""
@@ -80,11 +130,14 @@ def bench_rows(spec, training_split, device):
             tuple(torch.tensor(array, dtype=dtype, device=where, requires_grad=True) for array in pair)
             for pair in params
         ]
-        cost = spec.network.cost
+        network = spec.network
 
         def run_epoch(plan):
             order = torch.as_tensor(plan.order, device=where)
-            bare_epoch(own, data.x, data.y, order, training.batch_size, eta, cost, training.lmbda)
+            if network.has_conv:
+                bare_cnn_epoch(own, data.x, data.y, order, training.batch_size, eta, network, training.lmbda)
+            else:
+                bare_epoch(own, data.x, data.y, order, training.batch_size, eta, network.cost, training.lmbda)
             synchronize(where, own)
 
         def parameters():
