@@ -25,6 +25,7 @@ REFERENCE_MODULES = [
     "network",
     "train",
     "baseline",
+    "perceptron",
 ]
 FRAMEWORKS = {"torch", "jax", "jaxlib"}
 BACKEND_FREE = [
