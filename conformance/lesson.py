@@ -70,7 +70,11 @@ def definitions(tree: ast.Module) -> dict[str, ast.stmt]:
 
 def public_names(path: Path) -> list[str]:
     """The public top-level names a module defines, in order: what tests/test_lesson.py holds every lesson to."""
-    return [name for name in definitions(ast.parse(path.read_text())) if not name.startswith("_")]
+    return public_names_of(path.read_text())
+
+
+def public_names_of(source: str) -> list[str]:
+    return [name for name in definitions(ast.parse(source)) if not name.startswith("_")]
 
 
 def find_definition(tree: ast.Module, name: str) -> ast.stmt | None:
@@ -169,6 +173,9 @@ class Row:
         return any(self.marks)
 
 
+SIMILAR = 0.6  # difflib's ratio above which two lines that differ are still set beside each other
+
+
 def align(reference: list[str], others: list[list[str]]) -> list[Row]:
     """Rows of lines, the reference's in order, each other backend's line beside the reference line it
     matches (difflib), or on a row of its own where it has no counterpart."""
@@ -176,12 +183,16 @@ def align(reference: list[str], others: list[list[str]]) -> list[Row]:
     before = [[[] for _ in range(n + 1)] for _ in others]  # lines a backend has before reference line i
     beside = [[None] * n for _ in others]
     for k, lines in enumerate(others):
-        matcher = difflib.SequenceMatcher(None, reference, lines, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            paired = min(i2 - i1, j2 - j1) if tag in ("equal", "replace") else 0
-            for offset in range(paired):
-                beside[k][i1 + offset] = lines[j1 + offset]
-            before[k][i2 if tag != "insert" else i1] += lines[j1 + paired : j2]
+        following, unpaired = n, []  # the reference line that comes next, walking backwards
+        for i, j in reversed(matched_lines(reference, lines)):
+            if i is None:
+                unpaired.append((following, lines[j]))
+                continue
+            following = i
+            if j is not None:
+                beside[k][i] = lines[j]
+        for i, line in reversed(unpaired):
+            before[k][i].append(line)
     rows = []
     for i in range(n + 1):
         for extra in range(max(len(inserted[i]) for inserted in before) if others else 0):
@@ -189,6 +200,52 @@ def align(reference: list[str], others: list[list[str]]) -> list[Row]:
         if i < n:
             rows.append(Row((reference[i], *(column[i] for column in beside))))
     return rows
+
+
+def matched_lines(reference: list[str], lines: list[str]) -> list[tuple[int | None, int | None]]:
+    """(reference line, other line) in order, None where one side has no counterpart; an unpaired other
+    line comes as (None, j) just before the reference line it precedes.
+
+    Equal runs (difflib's opcodes) pair line by line. Inside a run that differs, the most similar
+    lines are paired first (`similar_pairs`), and the lines left between two pairs are set side by
+    side from the top, the longer side's surplus on rows of its own.
+    """
+    matched = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, reference, lines, autojunk=False).get_opcodes():
+        if tag == "equal":
+            matched += [(i1 + d, j1 + d) for d in range(i2 - i1)]
+            continue
+        anchors = similar_pairs(reference[i1:i2], lines[j1:j2]) + [(i2 - i1, j2 - j1)]
+        i, j = 0, 0
+        for anchor_i, anchor_j in anchors:
+            side_by_side = min(anchor_i - i, anchor_j - j)
+            matched += [(i1 + i + d, j1 + j + d) for d in range(side_by_side)]
+            matched += [(i1 + i + d, None) for d in range(side_by_side, anchor_i - i)]
+            matched += [(None, j1 + j + d) for d in range(side_by_side, anchor_j - j)]
+            if anchor_i < i2 - i1:
+                matched.append((i1 + anchor_i, j1 + anchor_j))
+            i, j = anchor_i + 1, anchor_j + 1
+    return matched
+
+
+def similar_pairs(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """The pairs (i, j), increasing in both, of lines at least SIMILAR alike with the greatest total likeness."""
+    score = [[0.0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) - 1, -1, -1):
+        for j in range(len(b) - 1, -1, -1):
+            ratio = difflib.SequenceMatcher(None, a[i], b[j], autojunk=False).ratio()
+            paired = score[i + 1][j + 1] + ratio if ratio >= SIMILAR else -1.0
+            score[i][j] = max(paired, score[i + 1][j], score[i][j + 1])
+    pairs, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        if score[i][j] == score[i + 1][j]:
+            i += 1
+        elif score[i][j] == score[i][j + 1]:
+            j += 1
+        else:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -227,6 +284,18 @@ def lookup(name: str) -> Concept:
 
 
 # -- the evidence ---------------------------------------------------------------------------------
+
+
+def mnist_loader(read):
+    """A function that returns MNIST, calling `read()` the first time only (a lesson may not need it)."""
+    loaded = []
+
+    def load():
+        if not loaded:
+            loaded.append(read())
+        return loaded[0]
+
+    return load
 
 
 @dataclass(frozen=True)
@@ -352,7 +421,10 @@ def _side_by_side(part: Part, column: int, paint) -> list[str]:
     lines = ["  " + GUTTER.join(_heading(code)[:column].ljust(column) for code in part.codes)]
     missing = [f"  {code.backend}: missing: {code.missing}" for code in part.codes if code.missing]
     for row in part.rows:
-        pieces = [textwrap.wrap(cell, column, drop_whitespace=False) or [""] if cell else [""] for cell in row.cells]
+        pieces = [
+            [cell[at : at + column] for at in range(0, len(cell), column)] or [""] if cell else [""]
+            for cell in row.cells
+        ]
         for depth in range(max(len(piece) for piece in pieces)):
             texts = [piece[depth].ljust(column) if depth < len(piece) else " " * column for piece in pieces]
             texts = [paint("differs", text) if marked else text for text, marked in zip(texts, row.marks)]

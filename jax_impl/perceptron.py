@@ -18,7 +18,8 @@ def perceptron(w, b, x):
 
 def nand(x1, x2):
     """x1 NAND x2 as one perceptron with weights -2, -2 and bias 3 (ch. 1: 00, 01, 10 give 1; 11 gives 0)."""
-    return perceptron(jnp.asarray(NAND_WEIGHTS, x1.dtype), NAND_BIAS, jnp.stack([x1, x2], axis=-1))
+    w = jnp.asarray(NAND_WEIGHTS, x1.dtype)
+    return perceptron(w, NAND_BIAS, jnp.stack([x1, x2], axis=-1))
 
 
 def add_bits(x1, x2):

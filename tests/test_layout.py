@@ -48,6 +48,9 @@ BACKEND_FREE = [
     "errors",
     "files",
     "report",
+    "lesson",
+    "lessons",
+    "lesson_html",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

@@ -18,9 +18,8 @@ def perceptron(w, b, x):
 
 def nand(x1, x2):
     """x1 NAND x2 as one perceptron with weights -2, -2 and bias 3 (ch. 1: 00, 01, 10 give 1; 11 gives 0)."""
-    return perceptron(
-        torch.tensor(NAND_WEIGHTS, dtype=x1.dtype, device=x1.device), NAND_BIAS, torch.stack([x1, x2], dim=-1)
-    )
+    w = torch.tensor(NAND_WEIGHTS, dtype=x1.dtype, device=x1.device)
+    return perceptron(w, NAND_BIAS, torch.stack([x1, x2], dim=-1))
 
 
 def add_bits(x1, x2):
