@@ -1,6 +1,10 @@
 """`nndl lesson`: every public name of every backend is taught, the code shown is the code, and the proof is live."""
 
+import html
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -180,3 +184,65 @@ def test_the_site_refuses_a_directory_with_files(tmp_path, nndl):
     result = nndl("lesson", "perceptron", "--html", tmp_path)
     assert result.code == 2 and "is not empty" in result.err
     assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "index.html").exists()
+
+
+# -- the site in a real browser ------------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Opens a lesson page in a frame and writes down what the browser made of it: how each <math> is
+# displayed ("block math" where MathML is rendered natively) and how tall, and where each code
+# column's heading is. --allow-file-access-from-files lets the frame be read from disk.
+MEASURE_PAGE = """<!DOCTYPE html><html><body>
+<iframe id="page" src="PAGE" style="width:1400px;height:1000px"></iframe>
+<script>
+document.getElementById("page").onload = () => {
+  const doc = document.getElementById("page").contentDocument;
+  const out = document.createElement("pre");
+  out.id = "measured";
+  out.textContent = JSON.stringify({
+    math: [...doc.querySelectorAll("math")].map((m) => [getComputedStyle(m).display, m.getBoundingClientRect().height]),
+    fractions: [...doc.querySelectorAll("mfrac")].map((f) => f.getBoundingClientRect().height),
+    columns: [...doc.querySelector("table.code thead tr").children].map((h) => [h.textContent, h.getBoundingClientRect().left]),
+  });
+  document.body.appendChild(out);
+};
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    if found is None:
+        pytest.skip(
+            f"no browser to test the lesson site in ({', '.join(BROWSERS)} not on PATH); .ci/run installs chromium"
+        )
+    return found
+
+
+def headless(browser, *args) -> str:
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *map(str, args)]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_site_in_a_real_browser_has_three_columns_and_rendered_math(browser, tmp_path, mnist):
+    page = concept_page(tmp_path / "site", mnist=mnist)
+    screenshot = tmp_path / "cross-entropy.png"
+    dom = headless(browser, "--window-size=1400,1200", f"--screenshot={screenshot}", "--dump-dom", page.as_uri())
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+    assert dom.count('<th class="backend ') == 3 * len(BY_NAME["cross-entropy"].code)
+    assert dom.count("<math") == 2 and "<mfrac>" in dom and "\\frac" not in dom and "$$" not in dom
+
+    measure = tmp_path / "site" / "measure.html"
+    measure.write_text(MEASURE_PAGE.replace("PAGE", page.name))
+    dom = headless(
+        browser, "--allow-file-access-from-files", "--virtual-time-budget=10000", "--dump-dom", measure.as_uri()
+    )
+    measured = json.loads(html.unescape(re.search(r'<pre id="measured">(.*?)</pre>', dom)[1]))
+    assert [display for display, _ in measured["math"]] == ["block math", "block math"]  # MathML, natively
+    assert all(height > 15 for _, height in measured["math"]) and measured["fractions"][0] > 20  # stacked 1 over n
+    names = [heading.split()[0] for heading, _ in measured["columns"]]
+    lefts = [left for _, left in measured["columns"]]
+    assert names == ["numpy", "torch", "jax"] and lefts[0] < lefts[1] - 300 < lefts[2] - 600  # side by side
