@@ -107,7 +107,7 @@ def code_of(backend: str, package: str, module: str, name: str) -> Code:
     directory = package_dir(package)
     path = f"{package}/{module}.py"
     if directory is None:
-        return Code(backend, path, 0, "", f"the {package} package is not installed")
+        return Code(backend, path, 0, "", f"no {package} package is installed to read the code from")
     file = directory / f"{module}.py"
     if not file.is_file():
         return Code(backend, path, 0, "", missing_module_reason(package, module))

@@ -141,6 +141,16 @@ def test_the_perceptron_lesson_proves_the_adder(nndl, quick_mnist):
     assert "torch vs numpy 0, jax vs numpy 0, jax vs torch 0, numpy vs truth table 0" in out
 
 
+def test_a_backend_that_disagrees_fails_the_lesson(nndl, quick_mnist, monkeypatch):
+    """tests/broken_backend.py scales every gradient by 1 + 1e-7: the evidence says so, and the command exits 1."""
+    monkeypatch.setitem(BUILT_IN, "broken", "tests.broken_backend")
+    result = nndl("lesson", "cross-entropy")
+    assert result.code == 1
+    failed = next(line for line in result.out.splitlines() if "FAILED:" in line)
+    assert re.search(r"worst difference between the backends 1\.0e-07 \(bound 1\.0e-10\)", failed)
+    assert "broken vs numpy 1.0e-07 FAIL" in failed and re.search(r"jax vs numpy \d\.\de-1[5-7],", failed)
+
+
 def test_an_unknown_concept_is_one_line(nndl):
     result = nndl("lesson", "backprop-through-time")
     assert result.code == 2 and result.err.count("\n") == 1
@@ -152,7 +162,7 @@ def test_a_backend_that_is_not_installed_is_shown_so(nndl, quick_mnist, monkeypa
     monkeypatch.setenv("COLUMNS", "250")
     result = nndl("lesson", "l2")
     assert result.code == 0, result.err
-    assert "ghost: missing: the ghost_impl package is not installed" in result.out
+    assert "ghost: missing: no ghost_impl package is installed to read the code from" in result.out
     assert "ghost: the ghost backend is not installed" in result.out and "(not installed, left out)" in result.out
 
 
@@ -246,3 +256,18 @@ def test_the_site_in_a_real_browser_has_three_columns_and_rendered_math(browser,
     names = [heading.split()[0] for heading, _ in measured["columns"]]
     lefts = [left for _, left in measured["columns"]]
     assert names == ["numpy", "torch", "jax"] and lefts[0] < lefts[1] - 300 < lefts[2] - 600  # side by side
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_every_lesson_renders_at_every_width(width):
+    for concept in CONCEPTS:
+        text = lesson.lesson_text(concept, None, width=width)
+        assert concept.equation.splitlines()[0] in text
+        assert text.count("(reference/") + text.count("(torch_impl/") + text.count("(jax_impl/") >= len(concept.code)
+
+
+def test_ci_installs_the_browser_then_runs_exactly_the_readmes_test_command():
+    ci = (ROOT / ".ci/run").read_text().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    assert "apt-get install -y -qq chromium" in "\n".join(ci)
+    assert f"\n    {ci[-1]}\n" in readme.split("Run the tests:")[1][:200]
