@@ -16,7 +16,7 @@ import numpy as np
 from . import tolerances
 from .backends import REFERENCE
 from .contract import check_layout
-from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
+from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, PerceptronCase, TrajectoryCase
 from .streams import epoch_plan, initial_parameters
 from .training import evaluate, prepare_data
 
@@ -24,6 +24,8 @@ FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
 CONVERGED = 1e-8  # a finite difference is trusted when its truncation and rounding errors are below this
 FINITE_DIFFERENCES = "finite differences"
+TRUTH_TABLE = "truth table"
+PERCEPTRON_OUTPUTS = "outputs"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,55 @@ def relative_difference(params, reference_params) -> float:
 def backend_pairs(names: list[str]) -> list[tuple[str, str]]:
     """(later, earlier) for every pair, the earlier one being the norm: torch vs numpy, jax vs numpy, jax vs torch."""
     return [(later, earlier) for earlier, later in itertools.combinations(names, 2)]
+
+
+# -- perceptrons -------------------------------------------------------------------------------
+
+BIT_PAIRS = (np.array([0.0, 0.0, 1.0, 1.0]), np.array([0.0, 1.0, 0.0, 1.0]))  # x1, x2: every pair of bits
+
+
+def perceptron_outputs(backend, x1, x2) -> np.ndarray:
+    """A backend's NAND gate and adder on bits x1, x2 (on the CPU): rows NAND, sum, carry, as NumPy."""
+    x1, x2 = backend.asarray(x1), backend.asarray(x2)
+    return np.array(
+        [np.asarray(output) for output in (backend.perceptron.nand(x1, x2), *backend.perceptron.add_bits(x1, x2))]
+    )
+
+
+def truth_table(x1, x2) -> np.ndarray:
+    """What NAND, the sum bit (XOR) and the carry bit (AND) of x1 and x2 are: rows NAND, sum, carry."""
+    both = x1 * x2
+    return np.array([1.0 - both, x1 + x2 - 2.0 * both, both])
+
+
+def check_perceptrons(case: PerceptronCase, backends: dict) -> list[Result]:
+    """Every backend's perceptron outputs against every other's, and the reference's against the truth
+    table: the number of the 12 outputs (NAND, sum, carry on 4 input pairs) that differ, which must be 0.
+    A backend without the optional `perceptron` module is not applicable, not failed."""
+    outputs = {
+        name: perceptron_outputs(backend, *BIT_PAIRS)
+        for name, backend in backends.items()
+        if hasattr(backend, "perceptron")
+    }
+    outputs[TRUTH_TABLE] = truth_table(*BIT_PAIRS)
+    pairs = backend_pairs(list(backends)) + ([(REFERENCE, TRUTH_TABLE)] if REFERENCE in backends else [])
+    results = []
+    for a, b in pairs:
+        missing = [name for name in (a, b) if name not in outputs]
+        value = float("nan") if missing else float(np.count_nonzero(outputs[a] != outputs[b]))
+        why = f"{missing[0]} has no perceptron module (optional in the contract)" if missing else ""
+        results.append(
+            Result(
+                case.name,
+                PERCEPTRON_OUTPUTS,
+                f"{a} vs {b}",
+                case.dtype,
+                value,
+                tolerances.PERCEPTRON_BITS,
+                not_applicable=why,
+            )
+        )
+    return results
 
 
 # -- gradients --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The `nndl` command: data, presets, train, evaluate, conform, bench.
+"""The `nndl` command: data, presets, train, evaluate, conform, bench, lesson.
 
 Every error the user can cause (a bad spec, a missing data file, a wrong checkpoint, a run that
 diverges) ends as one line on stderr and exit status 2, never as a traceback.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import fastest, runs
+from . import fastest, lesson, lesson_html, runs
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
@@ -161,6 +161,23 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     bench.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     bench.set_defaults(run=run_bench)
+
+    lessons = commands.add_parser(
+        "lesson", help="one concept of the book in the three backends, side by side, with proof"
+    )
+    lessons.add_argument("concept", nargs="?", help="the concept to show (without one: the list of concepts)")
+    lessons.add_argument(
+        "--html", metavar="DIR", help="write the lessons (or just CONCEPT's) as a static site into DIR"
+    )
+    lessons.add_argument("--overwrite", action="store_true", help="let --html write into a directory that has files")
+    lessons.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="highlight differences (default auto: on a terminal)",
+    )
+    _add_data_option(lessons)
+    lessons.set_defaults(run=run_lesson)
     return parser
 
 
@@ -470,6 +487,25 @@ def run_bench(args) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def run_lesson(args) -> int:
+    """The list, one lesson in the terminal, or the site; exit 1 if a lesson's evidence failed."""
+    mnist = lesson.mnist_loader(lambda: load_mnist(args.data, log=_log))
+    concepts = [lesson.lookup(args.concept)] if args.concept else list(lesson.CONCEPTS)
+    if args.html:
+        written = lesson_html.write_site(
+            Path(args.html), concepts, lambda c: lesson.measure(c, mnist), args.overwrite, _log
+        )
+        print(f"wrote {len(written)} pages; open {Path(args.html) / 'index.html'}")
+        return 0
+    if not args.concept:
+        print(lesson.index_text())
+        return 0
+    evidence = lesson.measure(concepts[0], mnist)
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    print(lesson.lesson_text(concepts[0], evidence, color=color))
+    return 0 if evidence is None or evidence.passed else 1
 
 
 def _spec_from_args(args, carried: Spec | None = None, carried_from: str = "") -> Spec:

@@ -101,7 +101,22 @@ class NativeStreams(Protocol):
     def epoch_plan(self, spec: Spec, n_examples: int, epoch: int, seed: int) -> Any: ...
 
 
-OPTIONAL = {"NativeStreams": NativeStreams}  # optional module-level name -> the protocol it satisfies if present
+class Perceptrons(Protocol):
+    """Optional, as the module `perceptron`: chapter 1's perceptrons, forward only, on the backend's own
+    arrays (made by `asarray` from float bits). Conformance compares its NAND gate and adder with the
+    reference's and with their truth tables (checks.check_perceptrons)."""
+
+    def perceptron(self, w: Any, b: float, x: Any) -> Any:
+        """1 where w . x + b > 0, else 0, for each row of x (ch. 1, eq. 2)."""
+
+    def nand(self, x1: Any, x2: Any) -> Any:
+        """x1 NAND x2, bit by bit, from one perceptron."""
+
+    def add_bits(self, x1: Any, x2: Any) -> tuple[Any, Any]:
+        """(sum, carry) of x1 + x2, bit by bit, from NAND perceptrons."""
+
+
+OPTIONAL = {"NativeStreams": NativeStreams, "perceptron": Perceptrons}  # optional name -> the protocol it satisfies
 
 
 # -- the bench's rows -------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """`nndl conform`: which checks a run makes, in which backends, and what came out.
 
+Both begin with chapter 1's perceptrons: the NAND gate and the adder built of NANDs, on every
+pair of input bits, against the reference and against their truth tables.
 --quick: the covering subset of the gradient matrix (every pair of choices at least once) in
 float64 and float32, the first 10 steps of every training configuration, and one whole epoch
 of the chapter 1 preset, whose figures the tolerance policy names.
@@ -12,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .backends import REFERENCE, load_backend
-from .checks import Result, check_gradients, check_trajectory
+from .checks import Result, check_gradients, check_perceptrons, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
 from .matrix import (
     CHAPTER_1,
+    PERCEPTRONS,
     TRAJECTORY_CASES,
     all_conv_gradient_cases,
     all_gradient_cases,
@@ -65,7 +68,7 @@ def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]
     else:
         gradient_cases = all_gradient_cases("float64") + all_conv_gradient_cases("float64")
     gradient_cases += covering_gradient_cases("float32") + covering_conv_gradient_cases("float32")
-    planned = [(case, {}) for case in gradient_cases]
+    planned = [(PERCEPTRONS, {})] + [(case, {}) for case in gradient_cases]
     for case in TRAJECTORY_CASES:
         planned.append((case, {"steps": STEPS[mode], "whole_epoch": mode == "full" or case == CHAPTER_1}))
     return [(case, how) for case, how in planned if case_filter in case.name]
@@ -87,7 +90,9 @@ def run_conformance(
     splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
     for number, (case, how) in enumerate(planned, start=1):
         log(f"[{number}/{len(planned)}] {case.name}")
-        if how:
+        if case == PERCEPTRONS:
+            outcome.results += check_perceptrons(case, backends)
+        elif how:
             steps, whole_epoch = how["steps"], how["whole_epoch"]
             outcome.results += check_trajectory(case, backends, splits, device, steps, whole_epoch, seed)
         else:

@@ -230,6 +230,16 @@ def _chapter_6_layers(pooling: str = "max", dropout: float = 0.0) -> tuple[str, 
     return ("network.layers", layers)
 
 
+@dataclass(frozen=True)
+class PerceptronCase:
+    """Chapter 1's perceptrons, forward only: a NAND gate and the adder of two bits built of NANDs, on
+    every pair of input bits."""
+
+    name: str = "perceptron NAND adder"
+    dtype: str = "float64"
+
+
+PERCEPTRONS = PerceptronCase()
 CHAPTER_1 = TrajectoryCase("ch1-sigmoid-30")
 CHAPTER_6 = TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images")
 TRAJECTORY_CASES = [

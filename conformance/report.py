@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import tolerances
+from .checks import PERCEPTRON_OUTPUTS
 from .engine import Outcome
 
 GROWTH_STEPS = (1, 2, 5, 10, 20, 50, 100)
@@ -49,7 +50,8 @@ def _cell(result) -> str:
         return ""
     if result.not_applicable:
         return "n/a"
-    value = f"{int(result.value)}" if result.check == "correct counts" else f"{result.value:.1e}"
+    counted = result.check in ("correct counts", PERCEPTRON_OUTPUTS)
+    value = f"{int(result.value)}" if counted else f"{result.value:.1e}"
     return f"{value} {'ok' if result.passed else 'FAIL'}"
 
 

@@ -5,6 +5,8 @@ pair (the reference, when it is in the pair) and the norm the Euclidean norm of 
 array (or its gradient); a configuration's figure is the worst over its arrays. Norms, not
 single elements, because an element near zero turns any rounding into a large ratio.
 
+- Chapter 1's perceptrons output bits: every backend's NAND gate and adder give exactly the
+  reference's bits, and the reference's are the truth tables (0 bits differ).
 - float64 gradients agree to 1e-10: two exact methods that differ only in rounding.
 - The reference's float64 gradients agree with central finite differences (Richardson's, h =
   1e-3) to 1e-7 on the entries checked, which are those whose estimate can be trusted to 1e-8
@@ -33,6 +35,7 @@ single elements, because an element near zero turns any rounding into a large ra
 
 from __future__ import annotations
 
+PERCEPTRON_BITS = 0  # how many output bits of the NAND gate and adder may differ
 GRADIENT = {"float64": 1e-10, "float32": 1e-3}
 FINITE_DIFFERENCES = 1e-7  # float64 only: finite differences in float32 measure rounding, not gradients
 STEPS = {"float64": 1e-12, "float32": 1e-4}
@@ -52,6 +55,7 @@ def policy_lines() -> list[str]:
     """The policy as the report prints it."""
     return [
         "relative difference = ||a - b|| / ||b|| per parameter array, worst array shown",
+        f"perceptrons (NAND gate, adder): at most {PERCEPTRON_BITS} output bits differ, from the reference and the truth table",
         (
             f"gradients: float64 <= {GRADIENT['float64']:g}, float32 <= {GRADIENT['float32']:g}; "
             f"reference vs finite differences (float64) <= {FINITE_DIFFERENCES:g}"

@@ -13,6 +13,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # before the imports below, so before any array is made
 
+from . import perceptron
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
@@ -32,6 +33,7 @@ __all__ = [
     "NativeStreams",
     "asarray",
     "bench_rows",
+    "perceptron",
     "resolve_device",
     "synchronize",
 ]

@@ -11,8 +11,9 @@
 - `bench_rows`: the backend and the bare loop that fits the spec as rows of the bench, on a device,
   with the ratios held to.
 
-The book's per-example algorithm is a baseline for the reference only (reference/baseline.py):
-it measures how much vectorising a mini-batch gains, which does not depend on the framework.
+The book's per-example algorithm (`per_example_backprop`, `per_example_gradients`, `per_example_epoch`)
+is a baseline for the reference only (reference/baseline.py): it measures how much vectorising a
+mini-batch gains, which does not depend on the framework.
 """
 
 from functools import partial

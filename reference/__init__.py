@@ -3,6 +3,7 @@
 Its module-level names are the backend contract (conformance/contract.py).
 """
 
+from . import perceptron
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .train import Model
@@ -20,6 +21,7 @@ __all__ = [
     "Model",
     "asarray",
     "bench_rows",
+    "perceptron",
     "resolve_device",
     "synchronize",
 ]

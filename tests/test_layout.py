@@ -25,6 +25,7 @@ REFERENCE_MODULES = [
     "network",
     "train",
     "baseline",
+    "perceptron",
 ]
 FRAMEWORKS = {"torch", "jax", "jaxlib"}
 BACKEND_FREE = [
@@ -47,6 +48,9 @@ BACKEND_FREE = [
     "errors",
     "files",
     "report",
+    "lesson",
+    "lessons",
+    "lesson_html",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

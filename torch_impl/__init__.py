@@ -3,6 +3,7 @@
 Its module-level names are the backend contract (conformance/contract.py).
 """
 
+from . import perceptron
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
@@ -22,6 +23,7 @@ __all__ = [
     "NativeStreams",
     "asarray",
     "bench_rows",
+    "perceptron",
     "resolve_device",
     "synchronize",
 ]

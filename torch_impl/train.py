@@ -2,7 +2,9 @@
 
 The epoch loop around this (monitoring, early stopping, the eta schedule, the search for the
 step where a run diverged) is shared by every backend and lives in conformance.training; this
-file holds only what PyTorch does itself.
+file holds only what PyTorch does itself. An epoch here is a Python loop over the mini-batches,
+one SGD step each; there is no `_scanned_epoch`, the one compiled lax.scan that jax_impl/train.py
+makes of the same loop.
 """
 
 import torch

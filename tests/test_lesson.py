@@ -1,0 +1,273 @@
+"""`nndl lesson`: every public name of every backend is taught, the code shown is the code, and the proof is live."""
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conformance import lesson, lesson_html
+from conformance.backends import BUILT_IN
+from conformance.lessons import BY_NAME, CONCEPTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def taught() -> set[tuple[str, str]]:
+    """(module, top-level name) of every definition a lesson shows; (module, "*") for a whole module."""
+    return {(module, name.split(".")[0]) for concept in CONCEPTS for module, name in concept.code}
+
+
+def backend_modules() -> list[Path]:
+    return sorted(path for package in BUILT_IN.values() for path in (ROOT / package).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", backend_modules(), ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_public_name_of_a_backend_module_belongs_to_a_lesson(path):
+    module, lessons = path.stem, taught()
+    untaught = [
+        name for name in lesson.public_names(path) if (module, name) not in lessons and (module, "*") not in lessons
+    ]
+    assert not untaught, (
+        f"{path.parent.name}/{path.name}: no lesson shows {untaught}; add them to conformance/lessons.py"
+    )
+
+
+def test_the_coverage_test_sees_a_new_layer():
+    """A layer added to a backend's layers.py would be a public name that no lesson shows."""
+    source = (ROOT / "reference/layers.py").read_text() + "\n\nclass Recurrent:\n    pass\n"
+    names = lesson.public_names_of(source)
+    assert "Recurrent" in names and ("layers", "Recurrent") not in taught()
+
+
+def test_every_definition_a_lesson_names_exists_in_some_backend():
+    for concept in CONCEPTS:
+        for part in lesson.parts_of(concept):
+            assert any(not code.missing for code in part.codes), f"{concept.name}: {part.title} is defined nowhere"
+
+
+def test_every_missing_definition_has_the_reason_its_file_gives():
+    reasons = {
+        (part.title, code.backend): code.missing
+        for concept in CONCEPTS
+        for part in lesson.parts_of(concept)
+        for code in part.codes
+        if code.missing
+    }
+    assert not [key for key, why in reasons.items() if "does not say why" in why or "no file says why" in why]
+    assert reasons[("costs.CrossEntropyCost.delta", "torch")].startswith("Autograd differentiates `fn`")
+    assert "there is no `delta`" in reasons[("costs.CrossEntropyCost.delta", "jax")]
+    assert reasons[("streams.py", "numpy")] == "The reference has no such file: NumPy's generator is the shared stream."
+    assert "there is no `_scanned_epoch`" in reasons[("train._scanned_epoch", "numpy")]
+
+
+def test_the_code_shown_is_the_files_own():
+    part = lesson.part_of("costs", "CrossEntropyCost.delta")
+    reference = part.codes[0]
+    assert (reference.path, reference.line) == ("reference/costs.py", 30)
+    source = (ROOT / "reference/costs.py").read_text().splitlines()
+    assert reference.text.splitlines()[0] == source[reference.line - 2].strip()  # the decorator above the def
+    assert reference.text.splitlines()[-1] == "    return a - y"
+
+
+def test_lines_that_agree_share_a_row_and_the_rest_are_marked():
+    reference = ["def f(x):", "    y = np.exp(x)", "    return y"]
+    framework = ["def f(x):", "    # autograd needs no derivative", "    y = torch.exp(x)", "    return y"]
+    rows = lesson.align(reference, [framework])
+    assert [row.cells for row in rows] == [
+        ("def f(x):", "def f(x):"),
+        (None, "    # autograd needs no derivative"),
+        ("    y = np.exp(x)", "    y = torch.exp(x)"),
+        ("    return y", "    return y"),
+    ]
+    assert [row.differs for row in rows] == [False, True, True, False]
+
+
+def test_a_backend_that_lacks_a_line_marks_the_references_line_only():
+    rows = lesson.align(["a = 1", "b = 2"], [["a = 1", "b = 2"], ["a = 1"]])
+    assert rows[1].cells == ("b = 2", "b = 2", None) and rows[1].marks == (True, False, True)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_the_list_names_every_concept(nndl):
+    result = nndl("lesson")
+    assert result.code == 0
+    listed = [line.split()[0] for line in result.out.splitlines()[2:]]
+    assert listed == [concept.name for concept in CONCEPTS]
+    assert {"perceptron", "cross-entropy", "bp1", "bp4", "l2", "l1", "dropout", "sgd", "epoch", "streams"} <= set(
+        listed
+    )
+
+
+def test_cross_entropy_side_by_side_with_live_evidence(nndl, quick_mnist, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = nndl("lesson", "cross-entropy")
+    assert result.code == 0, result.err
+    out = result.out
+    assert "C = -(1/n) sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]" in out
+    heading = next(line for line in out.splitlines() if "reference/costs.py" in line)
+    assert "torch_impl/costs.py" in heading and "jax_impl/costs.py" in heading  # three columns, one line
+    differing = [line for line in out.splitlines() if line.startswith("* ")]
+    assert any("np.sum(np.logaddexp" in line and "jnp.sum(jnp.logaddexp" in line for line in differing)
+    assert "torch: missing: Autograd differentiates `fn`" in out
+    assert "\033[" not in out  # not a terminal: plain markers
+    worst = re.search(r"worst difference between the backends (\S+) \(bound (\S+)\)", out)
+    assert 0 < float(worst[1]) < float(worst[2]) == 1e-10
+    assert re.search(r"numpy vs finite differences \d\.\de-\d\d", out)
+    assert re.search(r"measured \d{4}-\d\d-\d\d \d\d:\d\d UTC with python [\d.]+, numpy [\d.]+", out)
+
+
+def test_a_narrow_terminal_shows_one_backend_after_another(nndl, quick_mnist, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = nndl("lesson", "perceptron").out
+    headings = [line.strip() for line in out.splitlines() if line.startswith(("  numpy (", "  torch ("))]
+    assert "numpy (reference/perceptron.py:14)" in headings and "torch (torch_impl/perceptron.py:14)" in headings
+    assert "  *     return (x @ w + b > 0).to(x.dtype)" in out.splitlines()
+
+
+def test_color_marks_the_differences_when_asked(nndl, quick_mnist, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = nndl("lesson", "perceptron", "--color", "always").out
+    assert lesson.ANSI["differs"] + "    return (x @ w + b > 0).to(x.dtype)" in out
+
+
+def test_the_perceptron_lesson_proves_the_adder(nndl, quick_mnist):
+    out = nndl("lesson", "perceptron").out
+    assert "torch vs numpy 0, jax vs numpy 0, jax vs torch 0, numpy vs truth table 0" in out
+
+
+def test_a_backend_that_disagrees_fails_the_lesson(nndl, quick_mnist, monkeypatch):
+    """tests/broken_backend.py scales every gradient by 1 + 1e-7: the evidence says so, and the command exits 1."""
+    monkeypatch.setitem(BUILT_IN, "broken", "tests.broken_backend")
+    result = nndl("lesson", "cross-entropy")
+    assert result.code == 1
+    failed = next(line for line in result.out.splitlines() if "FAILED:" in line)
+    assert re.search(r"worst difference between the backends 1\.0e-07 \(bound 1\.0e-10\)", failed)
+    assert "broken vs numpy 1.0e-07 FAIL" in failed and re.search(r"jax vs numpy \d\.\de-1[5-7],", failed)
+
+
+def test_an_unknown_concept_is_one_line(nndl):
+    result = nndl("lesson", "backprop-through-time")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "no lesson named 'backprop-through-time'" in result.err
+
+
+def test_a_backend_that_is_not_installed_is_shown_so(nndl, quick_mnist, monkeypatch):
+    monkeypatch.setitem(BUILT_IN, "ghost", "ghost_impl")
+    monkeypatch.setenv("COLUMNS", "250")
+    result = nndl("lesson", "l2")
+    assert result.code == 0, result.err
+    assert "ghost: missing: no ghost_impl package is installed to read the code from" in result.out
+    assert "ghost: the ghost backend is not installed" in result.out and "(not installed, left out)" in result.out
+
+
+# -- the site ------------------------------------------------------------------------------------
+
+
+def concept_page(tmp_path, name="cross-entropy", mnist=None) -> Path:
+    loader = lesson.mnist_loader(lambda: mnist)
+    lesson_html.write_site(
+        tmp_path, [BY_NAME[name]], lambda concept: lesson.measure(concept, loader), log=lambda m: None
+    )
+    return tmp_path / f"{name}.html"
+
+
+def test_the_site_has_an_index_and_a_page_with_three_columns_and_math(tmp_path, mnist):
+    page = concept_page(tmp_path, mnist=mnist).read_text()
+    index = (tmp_path / "index.html").read_text()
+    assert '<a href="cross-entropy.html">cross-entropy</a>' in index
+    assert page.count('<th class="backend ') == 3 * len(BY_NAME["cross-entropy"].code)
+    assert page.count('<math display="block">') == 2 and "<mfrac>" in page
+    assert '<td class="missing" rowspan="4">missing: Autograd differentiates `fn`' in page
+    assert '<td class="differs">    <span class="k">return</span> <span class="n">np</span>' in page
+    assert "worst difference between the backends" in page and "measured " in page and "jaxlib" in page
+    assert "http" not in page  # nothing to fetch: it works from disk
+
+
+def test_the_site_refuses_a_directory_with_files(tmp_path, nndl):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = nndl("lesson", "perceptron", "--html", tmp_path)
+    assert result.code == 2 and "is not empty" in result.err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "index.html").exists()
+
+
+# -- the site in a real browser ------------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Opens a lesson page in a frame and writes down what the browser made of it: how each <math> is
+# displayed ("block math" where MathML is rendered natively) and how tall, and where each code
+# column's heading is. --allow-file-access-from-files lets the frame be read from disk.
+MEASURE_PAGE = """<!DOCTYPE html><html><body>
+<iframe id="page" src="PAGE" style="width:1400px;height:1000px"></iframe>
+<script>
+document.getElementById("page").onload = () => {
+  const doc = document.getElementById("page").contentDocument;
+  const out = document.createElement("pre");
+  out.id = "measured";
+  out.textContent = JSON.stringify({
+    math: [...doc.querySelectorAll("math")].map((m) => [getComputedStyle(m).display, m.getBoundingClientRect().height]),
+    fractions: [...doc.querySelectorAll("mfrac")].map((f) => f.getBoundingClientRect().height),
+    columns: [...doc.querySelector("table.code thead tr").children].map((h) => [h.textContent, h.getBoundingClientRect().left]),
+  });
+  document.body.appendChild(out);
+};
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    if found is None:
+        pytest.skip(
+            f"no browser to test the lesson site in ({', '.join(BROWSERS)} not on PATH); .ci/run installs chromium"
+        )
+    return found
+
+
+def headless(browser, *args) -> str:
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *map(str, args)]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_site_in_a_real_browser_has_three_columns_and_rendered_math(browser, tmp_path, mnist):
+    page = concept_page(tmp_path / "site", mnist=mnist)
+    screenshot = tmp_path / "cross-entropy.png"
+    dom = headless(browser, "--window-size=1400,1200", f"--screenshot={screenshot}", "--dump-dom", page.as_uri())
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+    assert dom.count('<th class="backend ') == 3 * len(BY_NAME["cross-entropy"].code)
+    assert dom.count("<math") == 2 and "<mfrac>" in dom and "\\frac" not in dom and "$$" not in dom
+
+    measure = tmp_path / "site" / "measure.html"
+    measure.write_text(MEASURE_PAGE.replace("PAGE", page.name))
+    dom = headless(
+        browser, "--allow-file-access-from-files", "--virtual-time-budget=10000", "--dump-dom", measure.as_uri()
+    )
+    measured = json.loads(html.unescape(re.search(r'<pre id="measured">(.*?)</pre>', dom)[1]))
+    assert [display for display, _ in measured["math"]] == ["block math", "block math"]  # MathML, natively
+    assert all(height > 15 for _, height in measured["math"]) and measured["fractions"][0] > 20  # stacked 1 over n
+    names = [heading.split()[0] for heading, _ in measured["columns"]]
+    lefts = [left for _, left in measured["columns"]]
+    assert names == ["numpy", "torch", "jax"] and lefts[0] < lefts[1] - 300 < lefts[2] - 600  # side by side
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_every_lesson_renders_at_every_width(width):
+    for concept in CONCEPTS:
+        text = lesson.lesson_text(concept, None, width=width)
+        assert concept.equation.splitlines()[0] in text
+        assert text.count("(reference/") + text.count("(torch_impl/") + text.count("(jax_impl/") >= len(concept.code)
+
+
+def test_ci_installs_the_browser_then_runs_exactly_the_readmes_test_command():
+    ci = (ROOT / ".ci/run").read_text().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    assert "apt-get install -y -qq chromium" in "\n".join(ci)
+    assert f"\n    {ci[-1]}\n" in readme.split("Run the tests:")[1][:200]
