@@ -497,6 +497,7 @@ CONCEPTS = (
         (math("nabla C = ", frac("1", "m"), under("sum", "x"), "nabla", sub("C", "x")),),
         (
             ("baseline", "bare_epoch"),
+            ("baseline", "bare_cnn_epoch"),
             ("baseline", "per_example_backprop"),
             ("baseline", "per_example_gradients"),
             ("baseline", "per_example_epoch"),

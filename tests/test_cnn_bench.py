@@ -87,3 +87,14 @@ def test_the_bare_cnn_loops_skip_what_they_do_not_compute(nndl_bench):
     )
     assert code == 0, err
     assert "numpy bare loop skipped: the bare loops have no dropout and no L1" in err
+
+
+def test_the_cnn_bench_on_cuda_without_a_gpu_is_one_line(nndl_bench):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, out, err = nndl_bench("--preset", "ch6-conv2-relu", "--device", "cuda", "--repeat", "1", "--train-size", "20")
+    assert code != 0 and out == ""
+    error_lines = [line for line in err.splitlines() if line.startswith("nndl: error:")]
+    assert error_lines == [error_lines[0]] and "--device cuda" in error_lines[0] and "sees no CUDA device" in err
+    assert "Traceback" not in err
