@@ -463,7 +463,12 @@ CONCEPTS = (
                 sub("w", "f , c , p , q"),
             ),
         ),
-        (("convolution", "correlate"), ("convolution", "weight_gradient"), ("convolution", "input_gradient")),
+        (
+            ("convolution", "correlate"),
+            ("convolution", "correlate_in_scan"),
+            ("convolution", "weight_gradient"),
+            ("convolution", "input_gradient"),
+        ),
         _conv_gradients("max-first"),
     ),
     Concept(

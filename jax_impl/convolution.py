@@ -1,18 +1,19 @@
-"""The valid cross-correlation of a convolutional layer (ch. 6), as a matrix product or a jax.lax primitive.
+"""The valid cross-correlation of a convolutional layer (ch. 6), as a jax.lax primitive or a matrix product.
 
 Arrays are NCHW: x is (m, channels, H, W), the kernels w are (filters, channels, kh, kw).
 Backprop through a convolutional layer is left to the reader as a problem in chapter 6
 ('Problem: backpropagation in a convolutional network'). jax.grad solves it from the
-transpose rules of what `correlate` is made of, so unlike reference/convolution.py there is no
-`weight_gradient` (dC/dw) or `input_gradient` (dC/dx): they are what jax.grad derives.
+transpose rules of what the correlation is made of, so unlike reference/convolution.py there is
+no `weight_gradient` (dC/dw) or `input_gradient` (dC/dx): they are what jax.grad derives.
 
-Why not always lax.conv_general_dilated: XLA's fast CPU convolution (Eigen's) takes one layout
-only, NHWC with HWIO kernels. At the top level of a jitted function XLA rewrites every
-convolution into it, the two that jax.grad adds included; inside a lax.scan (a while loop) it
-does not, and the convolutions it leaves are compiled as plain loop nests. An epoch is one scan,
-so there the primitive costs 3 times what the same step does jitted on its own (NCHW, measured
-on ch6-conv2-relu); written NHWC, the forward convolutions run fast but the gradient ones still
-do not. im2col turns the correlation into a matrix product, which is fast anywhere.
+Why two ways: XLA's fast CPU convolution (Eigen's) takes one layout only, NHWC with HWIO
+kernels. At the top level of a jitted function XLA rewrites every convolution into it, the two
+that jax.grad adds included; inside a lax.scan (a while loop) it does not, and the convolutions
+it leaves are compiled as plain loop nests. A training epoch is one scan, where the primitive
+costs 3 times what the same step does jitted on its own (measured on ch6-conv2-relu); written
+NHWC, the forward convolutions run fast there but the gradient ones still do not. So training
+steps correlate by a matrix product (im2col), fast anywhere, and evaluation, a jitted call per
+chunk of examples, by the primitive, which is 2-3 times faster than the product there.
 """
 
 import jax
@@ -25,29 +26,25 @@ def correlate(x, w):
     (ch. 6, 'local receptive fields' and 'shared weights'): (m, filters, H-kh+1, W-kw+1).
 
     network3's Theano conv2d flips the kernel (a true convolution); every framework here computes
-    cross-correlation. A flipped kernel learns the same network. On the CPU it is a matrix product
-    (im2col); elsewhere XLA's own convolution, whose layouts a GPU handles in a loop too.
-    Precision.HIGHEST keeps a GPU from rounding float32 operands to TF32 or bfloat16.
+    cross-correlation. A flipped kernel learns the same network. Precision.HIGHEST keeps a GPU
+    from rounding float32 operands to TF32 or bfloat16.
     """
-    if jax.default_backend() == "cpu":
-        return _correlate_as_product(x, w)
-    return _correlate_as_primitive(x, w)
-
-
-def _correlate_as_primitive(x, w):
-    """The correlation as XLA's convolution."""
     return lax.conv_general_dilated(
         x, w, (1, 1), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW"), precision=lax.Precision.HIGHEST
     )
 
 
-def _correlate_as_product(x, w):
-    """The correlation as one batched matrix product (im2col): the kh * kw shifted copies of x are
-    stacked into (m, c kh kw, H' W') columns, and the kernels, flattened to (f, c kh kw), multiply them.
+def correlate_in_scan(x, w):
+    """The same correlation, for a training step inside a lax.scan: on the CPU a matrix product (im2col),
+    elsewhere `correlate` (a GPU's convolutions are fast in a loop too).
 
-    Stacking slices (not a gather) keeps jax.grad's transpose cheap: a sum of padded slices.
-    Measured against (m, H', W', c kh kw) columns times the kernels transposed: 25% faster.
+    The kh * kw shifted copies of x are stacked into (m, c kh kw, H' W') columns, and the kernels,
+    flattened to (f, c kh kw), multiply them. Stacking slices (not a gather) keeps jax.grad's
+    transpose cheap: a sum of padded slices. Measured against (m, H', W', c kh kw) columns times
+    the kernels transposed: a quarter less time.
     """
+    if jax.default_backend() != "cpu":
+        return correlate(x, w)
     filters, channels, kh, kw = w.shape
     rows, cols = x.shape[2] - kh + 1, x.shape[3] - kw + 1
     shifted = [x[:, :, p : p + rows, q : q + cols] for p in range(kh) for q in range(kw)]

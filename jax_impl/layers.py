@@ -6,7 +6,7 @@ and its activation a. Where reference/layers.py writes out each layer's part of 
 """
 
 from .activations import ACTIVATIONS
-from .convolution import correlate
+from .convolution import correlate, correlate_in_scan
 from .pooling import POOLS
 
 
@@ -47,15 +47,19 @@ class ConvPool:
         self.input_shape = input_shape  # (channels, rows, columns): a flat MNIST row becomes (1, 28, 28)
 
     def forward(self, params, x, mask):
-        """Training (a conv layer has no dropout: mask is None); returns (z, a)."""
+        """Training (a conv layer has no dropout: mask is None); returns (z, a). A step runs inside
+        the epoch's lax.scan, so the correlation is the one made for it (convolution.py says why)."""
+        w, b = params
+        x = x.reshape(len(x), *self.input_shape)
+        z = self.pool.fn(correlate_in_scan(x, w)) + b[:, None, None]
+        return z, self.activation.fn(z)
+
+    def infer(self, params, x):
+        """Inference: the same z and a as training, a conv layer having no dropout; returns (z, a)."""
         w, b = params
         x = x.reshape(len(x), *self.input_shape)
         z = self.pool.fn(correlate(x, w)) + b[:, None, None]
         return z, self.activation.fn(z)
-
-    def infer(self, params, x):
-        """Inference: the same as training, a conv layer having no dropout; returns (z, a)."""
-        return self.forward(params, x, None)
 
 
 LAYERS = {"dense": Dense, "conv": ConvPool}

@@ -7,7 +7,8 @@ Backprop through a convolutional layer is left to the reader as a problem in cha
 
 No Python loop visits a pixel: sliding_window_view sees every kh x kw window of x without
 copying, and one tensordot sums over channels and kernel (NumPy copies the windows into one
-matrix, im2col, and BLAS multiplies it by the kernels).
+matrix, im2col, and BLAS multiplies it by the kernels). There is no `correlate_in_scan`: that is
+JAX's way around XLA's slow convolution inside a compiled loop, and NumPy compiles no loop.
 """
 
 import numpy as np

@@ -61,7 +61,7 @@ def test_the_bench_times_the_cnn_rows_scaled_to_the_whole_epoch(nndl_bench):
     assert code == 0, err
     assert "per-example algorithm is written for dense layers only" in err
     assert f"{SPLIT_SIZES['training']:,} (s)" in out
-    rows = re.findall(r"^  (numpy|torch|jax) (reference|backend|bare loop) +([\d.]+) +([\d.]+)", out, re.M)
+    rows = re.findall(r"^  (numpy|torch|jax) (reference|backend|bare loop) +([\d.]+) +([\d.]+)", out, re.MULTILINE)
     scale = SPLIT_SIZES["training"] / 40
     for _, _, seconds, whole in rows:  # the seconds are printed to 0.0005, the scaled ones to 0.05
         assert float(whole) == pytest.approx(float(seconds) * scale, abs=0.0005 * scale + 0.05)
@@ -83,7 +83,16 @@ def test_the_bench_times_the_cnn_rows_scaled_to_the_whole_epoch(nndl_bench):
 
 def test_the_bare_cnn_loops_skip_what_they_do_not_compute(nndl_bench):
     code, _, err = nndl_bench(
-        "--preset", "ch6-conv2-relu", "--backends", "numpy", "--repeat", "1", "--train-size", "20", "--regularizer", "l1"
+        "--preset",
+        "ch6-conv2-relu",
+        "--backends",
+        "numpy",
+        "--repeat",
+        "1",
+        "--train-size",
+        "20",
+        "--regularizer",
+        "l1",
     )
     assert code == 0, err
     assert "numpy bare loop skipped: the bare loops have no dropout and no L1" in err

@@ -4,7 +4,9 @@ Arrays are NCHW: x is (m, channels, H, W), the kernels w are (filters, channels,
 Backprop through a convolutional layer is left to the reader as a problem in chapter 6
 ('Problem: backpropagation in a convolutional network'). Autograd solves it from conv2d's
 backward rule, so unlike reference/convolution.py there is no `weight_gradient` (dC/dw) or
-`input_gradient` (dC/dx): they are what autograd derives.
+`input_gradient` (dC/dx): they are what autograd derives. There is no `correlate_in_scan`: that
+is JAX's way around XLA's slow convolution inside a compiled loop, and torch's epoch is a Python
+loop of calls to conv2d's own kernels.
 """
 
 import torch.nn.functional as F
