@@ -53,6 +53,10 @@ class Model(Protocol):
         """(correct count, sum of the examples' costs) on part of a Dataset (conformance.training
         evaluates a whole one in chunks and adds the regulariser's term)."""
 
+    def predict(self, x: Any) -> np.ndarray:
+        """The class the network puts each example of part of a Dataset in, the index of its highest
+        output (ch. 1; a tie goes to the first index), as a NumPy array of integers."""
+
     def penalty(self, n: int) -> float:
         """The regulariser's term of the cost for a data set of n examples."""
 
@@ -101,7 +105,28 @@ class NativeStreams(Protocol):
     def epoch_plan(self, spec: Spec, n_examples: int, epoch: int, seed: int) -> Any: ...
 
 
-OPTIONAL = {"NativeStreams": NativeStreams}  # optional module-level name -> the protocol it satisfies if present
+class Ensemble(Protocol):
+    """Optional, as `Ensemble`: k members of one spec trained as one computation (`nndl ensemble`).
+
+    `Ensemble(spec, members, device)` takes each member's parameters in the canonical layout. Member
+    i must train exactly as `Model(spec, members[i], device)` would through the same plans and eta:
+    conformance checks it. A backend without one trains the members one after another.
+    """
+
+    def __init__(self, spec: Spec, members: list[Parameters], device: str = "cpu") -> None: ...
+
+    def train_epoch(self, data: Any, plans: list[EpochPlan], etas: list[float]) -> None:
+        """One epoch of every member, member i in the order and with the dropout masks of plans[i] and
+        with learning rate etas[i] (0 leaves a member as it is: one that stopped early)."""
+
+    def parameters(self) -> list[Parameters]:
+        """Each member's parameters in the canonical layout, as NumPy arrays (copies)."""
+
+
+OPTIONAL = {
+    "NativeStreams": NativeStreams,
+    "Ensemble": Ensemble,
+}  # optional module-level name -> the protocol it satisfies if present
 
 
 # -- the bench's rows -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ jax.config.update("jax_enable_x64", True)  # before the imports below, so before
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model
+from .train import Ensemble, Model
 
 NAME = "jax"
 FRAMEWORKS = ("jax", "jaxlib")
@@ -28,6 +28,7 @@ __all__ = [
     "DEVICES",
     "FRAMEWORKS",
     "NAME",
+    "Ensemble",
     "Model",
     "NativeStreams",
     "asarray",

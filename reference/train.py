@@ -10,7 +10,7 @@ import numpy as np
 from conformance.streams import batch_bounds
 
 from .device import resolve_device
-from .network import Network, backprop, evaluate, gradients, penalty
+from .network import Network, backprop, evaluate, gradients, penalty, predict
 from .regularizers import REGULARIZERS
 
 
@@ -63,6 +63,11 @@ class Model:
         """(correct count, sum of the examples' costs) on a part of a data set."""
         with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
             return evaluate(self.network, self.params, x, labels, y)
+
+    def predict(self, x):
+        """The class of each example of a part of a data set (the index of its highest output), as NumPy."""
+        with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
+            return predict(self.network, self.params, x)
 
     def penalty(self, n):
         """The regulariser's term of the cost for a data set of n examples."""

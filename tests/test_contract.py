@@ -74,6 +74,7 @@ def test_the_check_reads_its_names_from_the_protocols():
         "train_epoch",
         "gradients",
         "evaluate",
+        "predict",
         "penalty",
         "parameters",
         "load",

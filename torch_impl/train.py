@@ -10,7 +10,7 @@ import torch
 from conformance.streams import batch_bounds
 
 from .device import asarray, resolve_device, torch_dtype
-from .network import Network, backprop, evaluate, gradients, penalty
+from .network import Network, backprop, evaluate, gradients, penalty, predict
 from .regularizers import REGULARIZERS
 
 
@@ -66,6 +66,10 @@ class Model:
     def evaluate(self, x, labels, y):
         """(correct count, sum of the examples' costs) on a part of a data set."""
         return evaluate(self.network, self.params, x, labels, y)
+
+    def predict(self, x):
+        """The class of each example of a part of a data set (the index of its highest output), as NumPy."""
+        return _numpy(predict(self.network, self.params, x))
 
     def penalty(self, n):
         """The regulariser's term of the cost for a data set of n examples."""

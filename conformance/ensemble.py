@@ -1,0 +1,249 @@
+"""`nndl ensemble`: k networks trained from seeds seed, seed + 1, ..., and their plurality vote.
+
+Chapter 6 ends its best result with an ensemble: five networks of the same design, each put to
+the test images, and each image given the class most of them chose (99.67%, 33 errors). Here
+member i trains from seed `seed + i` on the shared streams (so with `shuffle = false`, as in the
+chapter 6 presets, every member sees the same order: only the initial weights and the dropout
+masks differ, as in the book), or comes from a saved checkpoint (`--from`), of any backend.
+
+The vote: each member names one class per image (its highest output); the ensemble's class is the
+one named most often, and a tie goes to the lowest class among the most named ones.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
+from .errors import CheckpointError, NndlError
+from .files import write_atomically
+from .spec import Spec
+from .streams import Parameters
+from .training import Dataset, History, evaluation_chunk, train, train_together
+
+BOOK_VOTE = (
+    "the book's vote of 5 networks (chapter 6, its best net: expanded data, two dropout FC layers): 99.67%, 33 errors"
+)
+ERRORS_GRID_COLUMNS = 11  # the book's figure of its 33 errors is 3 rows of 11
+ERRORS_GRID_LIMIT = 99  # images in the grid at most (9 rows): a poor vote's thousands would take minutes to draw
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """Member i's seed: seed + i, for i = 0 .. members - 1."""
+    if members < 1:
+        raise NndlError(f"--members {members}: an ensemble needs at least 1 member")
+    return [seed + i for i in range(members)]
+
+
+def plurality_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """The class most members chose for each example; a tie goes to the lowest class among the most chosen.
+
+    `predictions` is (members, examples) of class indices; the result is (examples,).
+    """
+    votes = np.eye(n_classes, dtype=np.int64)[predictions].sum(axis=0)  # (examples, classes)
+    return votes.argmax(axis=1)  # argmax takes the first, so the lowest, of equal counts
+
+
+def predictions(model, data: Dataset, network) -> np.ndarray:
+    """The model's class for every example of a data set, in chunks as conformance.training.evaluate does."""
+    chunk = evaluation_chunk(network)
+    return np.concatenate([model.predict(data.x[start : start + chunk]) for start in range(0, len(data), chunk)])
+
+
+@dataclass(frozen=True)
+class Member:
+    origin: str  # "seed 3" or the checkpoint's path
+    correct: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the vote came to on one data set."""
+
+    members: list[Member]
+    votes: np.ndarray  # the ensemble's class for each example
+    labels: np.ndarray
+
+    @property
+    def errors(self) -> np.ndarray:
+        """The indices of the examples the vote gets wrong."""
+        return np.flatnonzero(self.votes != self.labels)
+
+    @property
+    def correct(self) -> int:
+        return len(self.labels) - len(self.errors)
+
+
+def vote(backend, spec: Spec, members: Sequence[tuple[str, Parameters]], data: Dataset, labels, device: str) -> Outcome:
+    """Each member's classes for a data set, with the backend's inference, and the plurality vote on them."""
+    labels = np.asarray(labels)
+    chosen, results = [], []
+    for origin, params in members:
+        classes = predictions(backend.Model(spec, params, device), data, spec.network)
+        chosen.append(classes)
+        results.append(Member(origin, int(np.count_nonzero(classes == labels))))
+    return Outcome(results, plurality_vote(np.stack(chosen), spec.network.layers[-1].size), labels)
+
+
+def report(outcome: Outcome, what: str = "test") -> str:
+    """Each member's accuracy, then the vote's accuracy and error count (the book: 99.67%, 33 errors)."""
+    n = len(outcome.labels)
+    lines = [
+        f"member {i}, {member.origin}: {what} accuracy {100 * member.correct / n:.2f}% ({member.correct} / {n})"
+        for i, member in enumerate(outcome.members, start=1)
+    ]
+    lines.append(
+        f"plurality vote of {len(outcome.members)}: {what} accuracy {100 * outcome.correct / n:.2f}% "
+        f"({outcome.correct} / {n}), {len(outcome.errors)} errors "
+        "(a tie goes to the lowest class among the most voted)"
+    )
+    return "\n".join(lines)
+
+
+def to_json(outcome: Outcome, spec: Spec, backend: str, device: str) -> dict:
+    n = len(outcome.labels)
+    return {
+        "spec": spec.to_dict(),
+        "backend": backend,
+        "device": device,
+        "tie_rule": "the lowest class among the most voted",
+        "members": [
+            {"origin": member.origin, "test_correct": member.correct, "test_accuracy": member.correct / n}
+            for member in outcome.members
+        ],
+        "vote": {
+            "test_correct": outcome.correct,
+            "test_accuracy": outcome.correct / n,
+            "errors": len(outcome.errors),
+            "error_indices": outcome.errors.tolist(),
+            "error_votes": outcome.votes[outcome.errors].tolist(),
+        },
+    }
+
+
+def plot_errors(images: np.ndarray, outcome: Outcome, path: Path, overwrite: bool) -> None:
+    """A grid of the test images the vote gets wrong (the first ERRORS_GRID_LIMIT), each labelled with the
+    truth and the vote, like the book's figure of the ensemble's 33 errors (chapter 6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    errors = outcome.errors[:ERRORS_GRID_LIMIT]
+    columns = max(1, min(ERRORS_GRID_COLUMNS, len(errors)))
+    rows = max(1, -(-len(errors) // columns))
+    figure, grid = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.3 * rows), squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, index in zip(grid.flat, errors):
+        axes.imshow(images[index].reshape(28, 28), cmap="gray_r")
+        axes.set_title(f"{outcome.labels[index]} (vote {outcome.votes[index]})", fontsize=7)
+    shown = (
+        f"the {len(errors)}"
+        if len(errors) == len(outcome.errors)
+        else f"the first {len(errors)} of the {len(outcome.errors)}"
+    )
+    figure.suptitle(f"{shown} test images the plurality vote of {len(outcome.members)} gets wrong", fontsize=9)
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
+    plt.close(figure)
+    write_atomically(path, lambda f: f.write(image.getvalue()), overwrite)
+
+
+# -- the members ------------------------------------------------------------------------------
+
+
+def load_members(paths: Sequence[str], spec: Spec | None) -> tuple[Spec, list[tuple[str, Parameters]]]:
+    """The members saved in checkpoints (from any backend), and the spec they share.
+
+    `spec` (from --preset or --spec) names the network where given; else the first checkpoint's
+    spec does. Every checkpoint that carries a spec must carry that network.
+    """
+    checkpoints = [(path, load_checkpoint(path)) for path in paths]
+    if spec is None:
+        carried = [(path, checkpoint.spec) for path, checkpoint in checkpoints if checkpoint.spec is not None]
+        if not carried:
+            raise NndlError(
+                f"{paths[0]} does not carry a spec (the book's format): name its network with --preset or --spec"
+            )
+        spec = carried[0][1]
+    for path, checkpoint in checkpoints:
+        if checkpoint.spec is not None and checkpoint.spec.network != spec.network:
+            raise CheckpointError(
+                f"{path} holds a network of sizes {checkpoint.spec.network.layout}, not the ensemble's "
+                f"{spec.network.layout} ({spec.name}): the members of an ensemble share one network"
+            )
+        check_parameters(spec.network, checkpoint.params, path)
+    return spec, [(path, checkpoint.params) for path, checkpoint in checkpoints]
+
+
+def member_path(folder: Path, index: int) -> Path:
+    """Where --save-members keeps member `index` (0 for the first)."""
+    return folder / f"member-{index + 1}.npz"
+
+
+def saved_member(folder: Path, index: int, spec: Spec, seed: int) -> Parameters | None:
+    """Member `index`'s parameters, if --save-members saved them for this spec and seed, else None."""
+    path = member_path(folder, index)
+    if not path.exists():
+        return None
+    checkpoint = load_checkpoint(path)
+    if checkpoint.spec != spec or checkpoint.metadata.get("seed") != seed:
+        raise CheckpointError(
+            f"{path} holds a member of another run (another spec or seed than seed {seed}); "
+            "choose another --save-members folder"
+        )
+    return checkpoint.params
+
+
+def trains_together(backend, members: int) -> bool:
+    """Whether train_members trains these members as one computation (the backend's `Ensemble`)."""
+    return hasattr(backend, "Ensemble") and members > 1
+
+
+def train_members(
+    backend,
+    spec: Spec,
+    splits,
+    seeds: Sequence[int],
+    device: str,
+    reporter_for: Callable[[int], object],
+    on_member: Callable[[int, History, Parameters], None],
+) -> list[Parameters]:
+    """Train one member per seed: as one computation where the backend has an `Ensemble`, else one
+    after another through the shared loop. `on_member(i, history, params)` follows each trained member."""
+    reporters = [reporter_for(i) for i in range(len(seeds))]
+    if trains_together(backend, len(seeds)):
+        runs = train_together(backend, spec, splits, seeds, reporters, device)
+    else:  # a generator, so that each member is handed to on_member before the next one trains
+        runs = (_train_alone(backend, spec, splits, seed, reporter, device) for seed, reporter in zip(seeds, reporters))
+    trained = []
+    for i, (history, params) in enumerate(runs):
+        on_member(i, history, params)
+        trained.append(params)
+    return trained
+
+
+def _train_alone(backend, spec: Spec, splits, seed: int, reporter, device: str) -> tuple[History, Parameters]:
+    history, model = train(backend, spec, splits, seed, reporter=reporter, device=device)
+    return history, model.parameters()
+
+
+def save_member(
+    folder: Path, index: int, spec: Spec, seed: int, history: History, params: Parameters, backend: str, device: str
+) -> None:
+    """Member `index` as --save-members keeps it: a checkpoint `nndl train --load` and `--from` read."""
+    metadata = {
+        "backend": backend,
+        "device": device,
+        "seed": seed,
+        "rng": "shared",
+        "epochs_trained": history.records[-1].epoch,
+    }
+    save_checkpoint(member_path(folder, index), spec, params, metadata, overwrite=True)
