@@ -253,3 +253,35 @@ TRAJECTORY_CASES = [
     ),
     TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images", dtype="float32"),
 ]
+
+
+@dataclass(frozen=True)
+class EnsembleCase:
+    """An ensemble of `members` trained as one for an epoch, each member against itself trained alone."""
+
+    trajectory: TrajectoryCase  # the network and training; its data.train_size keeps the epoch short
+    members: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"ensemble of {self.members}: {self.trajectory.label}"
+
+    def spec(self) -> Spec:
+        return self.trajectory.spec()
+
+
+ENSEMBLE_SUBSET = ("data.train_size", 500)
+ENSEMBLE_CASES = [
+    EnsembleCase(
+        TrajectoryCase(
+            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 500 images"
+        )
+    ),
+    EnsembleCase(
+        TrajectoryCase(
+            "ch6-conv2-relu",
+            (ENSEMBLE_SUBSET, _chapter_6_layers(dropout=0.5), ("training.eta", 0.3)),
+            label="ch6-conv2-relu dropout 500 images",
+        )
+    ),
+]
