@@ -182,6 +182,12 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=5, metavar="K", help="epochs per row; each row reports the median (default 5)"
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
+    bench.add_argument(
+        "--members",
+        type=int,
+        metavar="K",
+        help="also time K members trained as one, in each backend that can (JAX), against one member",
+    )
     _add_backends_option(bench, "whose rows to time")
     _add_device_option(bench, f"where the rows of backends other than {REFERENCE} run")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
@@ -548,11 +554,21 @@ def run_bench(args) -> None:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     if args.repeat < 1:
         raise NndlError("--repeat must be at least 1")
+    if args.members is not None and args.members < 1:
+        raise NndlError(f"--members {args.members}: an ensemble needs at least 1 member")
     backends = _backend_list(args.backends)
     spec = _spec_from_args(args)
     training_split = _splits(spec, args.data)["training"]
     rows = benchmark.run_bench(
-        spec, training_split, args.seed, args.repeat, not args.no_per_example, _log, backends, args.device
+        spec,
+        training_split,
+        args.seed,
+        args.repeat,
+        not args.no_per_example,
+        _log,
+        backends,
+        args.device,
+        args.members or 0,
     )
     print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device))
     if args.json:

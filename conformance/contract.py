@@ -138,6 +138,7 @@ StartRow = Callable[[Parameters], tuple[Callable[[EpochPlan], None], Callable[[]
 BACKEND_ROW = "backend"  # the backend's Model: the row that stands for the backend in the fastest line
 BARE_LOOP = "bare loop"  # the same math with nothing around it; skipped where bench.bare_loop_reason says
 PER_EXAMPLE = "per-example"  # the book's per-example algorithm; left out by --no-per-example
+ENSEMBLE_ROW = "ensemble"  # k members trained as one by the backend's Ensemble: `nndl bench --members K`
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Ratio:
 class BenchRow:
     name: str  # "numpy reference", "numpy bare loop"
     start: StartRow
-    kind: str  # BACKEND_ROW, BARE_LOOP or PER_EXAMPLE
+    kind: str  # BACKEND_ROW, BARE_LOOP, PER_EXAMPLE or ENSEMBLE_ROW
     ratio: Ratio | None = None
 
 

@@ -116,9 +116,16 @@ class Ensemble:
         batch_size = self.spec.training.batch_size
         members = [_epoch_batches(self.network, plan, batch_size, self.device) for plan in plans]
         batches = jax.tree.map(lambda *rows: jnp.stack(rows), *members)
+        shared_order = all(np.array_equal(plan.order, plans[0].order) for plan in plans)
+        if shared_order:  # one copy of the rows, unbatched: see _vmapped_epochs
+            batches = _EpochBatches(
+                *(None if steps is None else steps._replace(rows=steps.rows[0]) for steps in batches)
+            )
         rule = _Regularization(self.spec.training.regularizer, self.spec.training.lmbda)
         step_sizes = jnp.asarray(etas, self.dtype)
-        self.params = _vmapped_epochs(self.params, data.x, data.y, batches, step_sizes, self.network, rule)
+        self.params = _vmapped_epochs(
+            self.params, data.x, data.y, batches, step_sizes, self.network, rule, shared_order
+        )
 
     def parameters(self):
         """Each member's parameters in the canonical layout, as NumPy arrays (copies)."""
@@ -190,12 +197,20 @@ def _scanned_epoch(params, x, y, batches, eta, network, regularization):
     return params
 
 
-@partial(jax.jit, static_argnums=(5, 6))
-def _vmapped_epochs(params, x, y, batches, etas, network, regularization):
+@partial(jax.jit, static_argnums=(5, 6, 7))
+def _vmapped_epochs(params, x, y, batches, etas, network, regularization, shared_order):
     """Every member's epoch at once: the scanned epoch vmapped over the leading axis of the members'
-    parameters, mini-batches (order rows and masks) and etas; the training data is shared."""
+    parameters, mini-batches (order rows and masks) and etas; the training data is shared.
+
+    Where the members visit the examples in one order (`shuffle = false`, as in chapter 6), the rows
+    are not batched: a mini-batch is then one array for every member, and vmap turns the members'
+    first layers into one matrix product (or convolution) with all their weights side by side,
+    not k small ones.
+    """
+    rows_axis = None if shared_order else 0
+    batch_axes = _EpochBatches(*(None if steps is None else _Steps(rows_axis, 0, 0) for steps in batches))
 
     def member_epoch(member_params, member_batches, eta):
         return _scanned_epoch(member_params, x, y, member_batches, eta, network, regularization)
 
-    return jax.vmap(member_epoch)(params, batches, etas)
+    return jax.vmap(member_epoch, in_axes=(0, batch_axes, 0))(params, batches, etas)
