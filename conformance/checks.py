@@ -372,7 +372,7 @@ def check_ensemble(case: EnsembleCase, backends: dict, splits: dict, device: str
     """Each member of an ensemble trained as one computation (a backend's `Ensemble`, members from seeds
     seed, seed + 1, ...) against the same member trained alone by the backend's Model, after one epoch.
 
-    The two run the same arithmetic in another arrangement (JAX: vmapped over the members), so they
+    The two run the same arithmetic in another arrangement (batched over the members, say), so they
     are held to the first-steps bound: bitwise, or within rounding.
     """
     spec = case.spec()

@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         "--members",
         type=int,
         metavar="K",
-        help="also time K members trained as one, in each backend that can (JAX), against one member",
+        help="also time K members trained as one, in each backend that has an Ensemble, against one member",
     )
     _add_backends_option(bench, "whose rows to time")
     _add_device_option(bench, f"where the rows of backends other than {REFERENCE} run")

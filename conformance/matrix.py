@@ -270,18 +270,26 @@ class EnsembleCase:
         return self.trajectory.spec()
 
 
-ENSEMBLE_SUBSET = ("data.train_size", 500)
+def _small_chapter_6_layers() -> tuple[str, list[dict]]:
+    """ch6-conv2-relu's layers with CONV_FILTERS filters, and dropout 0.5 on its dense layers."""
+    key, layers = _chapter_6_layers(dropout=0.5)
+    for layer, filters in zip([layer for layer in layers if layer["type"] == "conv"], CONV_FILTERS):
+        layer["filters"] = filters
+    return key, layers
+
+
+ENSEMBLE_SUBSET = ("data.train_size", 300)
 ENSEMBLE_CASES = [
     EnsembleCase(
         TrajectoryCase(
-            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 500 images"
+            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 300 images"
         )
     ),
     EnsembleCase(
         TrajectoryCase(
             "ch6-conv2-relu",
-            (ENSEMBLE_SUBSET, _chapter_6_layers(dropout=0.5), ("training.eta", 0.3)),
-            label="ch6-conv2-relu dropout 500 images",
+            (ENSEMBLE_SUBSET, _small_chapter_6_layers(), ("training.eta", 0.3)),
+            label=f"ch6-conv2-relu {CONV_FILTERS[0]} and {CONV_FILTERS[1]} filters, dropout, 300 images",
         )
     ),
 ]
