@@ -278,18 +278,18 @@ def _small_chapter_6_layers() -> tuple[str, list[dict]]:
     return key, layers
 
 
-ENSEMBLE_SUBSET = ("data.train_size", 300)
+ENSEMBLE_SUBSET = ("data.train_size", 200)
 ENSEMBLE_CASES = [
     EnsembleCase(
         TrajectoryCase(
-            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 300 images"
+            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 200 images"
         )
     ),
     EnsembleCase(
         TrajectoryCase(
             "ch6-conv2-relu",
             (ENSEMBLE_SUBSET, _small_chapter_6_layers(), ("training.eta", 0.3)),
-            label=f"ch6-conv2-relu {CONV_FILTERS[0]} and {CONV_FILTERS[1]} filters, dropout, 300 images",
+            label=f"ch6-conv2-relu {CONV_FILTERS[0]} and {CONV_FILTERS[1]} filters, dropout, 200 images",
         )
     ),
 ]

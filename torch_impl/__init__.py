@@ -6,7 +6,7 @@ Its module-level names are the backend contract (conformance/contract.py).
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model
+from .train import Ensemble, Model
 
 NAME = "torch"
 FRAMEWORKS = ("torch",)
@@ -18,6 +18,7 @@ __all__ = [
     "DEVICES",
     "FRAMEWORKS",
     "NAME",
+    "Ensemble",
     "Model",
     "NativeStreams",
     "asarray",
