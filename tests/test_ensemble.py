@@ -139,6 +139,26 @@ def test_a_member_with_eta_0_stays_as_it_was(mnist, backend):
     assert largest_difference(together[0], alone[0]) < 1e-14
 
 
+def test_bench_times_members_trained_as_one_against_one_member(nndl_bench):
+    code, out, err = nndl_bench(
+        "--preset", "ch3-xent-30", "--train-size", "300", "--repeat", "1", "--no-per-example",
+        "--backends", "numpy,jax", "--members", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    row = next(line.split() for line in out.splitlines() if line.startswith("  jax ensemble of 2 "))
+    assert float(row[4]) > 0
+    ratio = next(line for line in out.splitlines() if line.startswith("jax ensemble of 2 / jax backend: "))
+    assert ratio.endswith("x (target: at most 1.2x (3x for 5 members))")
+    compared = next(line for line in out.splitlines() if "reference vs jax ensemble of 2" in line)
+    after_one_step = float(compared.split("largest |difference| ")[1].split()[0])
+    assert after_one_step < 1e-15  # member 1 follows the bench's plans from the bench's parameters
+
+
+def test_bench_refuses_no_members(nndl_bench):
+    code, _, err = nndl_bench("--preset", "ch3-xent-30", "--members", "0")
+    assert code == 2 and err.strip() == "nndl: error: --members 0: an ensemble needs at least 1 member"
+
+
 # -- the command ------------------------------------------------------------------------------
 
 
