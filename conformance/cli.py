@@ -148,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save member i as DIR/member-i.npz once trained; a member already saved there is loaded, not trained again",
     )
+    vote.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="train the members one after another even where the backend can train them as one (its Ensemble)",
+    )
     vote.add_argument("--json", metavar="PATH", help="write the members' and the vote's figures as JSON")
     vote.add_argument("--plot", metavar="PNG", help="a grid of the test images the vote gets wrong (needs matplotlib)")
     vote.add_argument("--overwrite", action="store_true", help="let --json and --plot replace existing files")
@@ -507,7 +512,7 @@ def _trained_members(args, backend):
         _log(f"member {i + 1} (seed {seeds[i]}): loaded from {ensemble.member_path(folder, i)}")
     to_train = [i for i in range(len(seeds)) if params.get(i) is None]
     splits = _splits(spec, args.data)
-    together = ensemble.trains_together(backend, len(to_train))
+    together = ensemble.trains_together(backend, len(to_train), args.one_by_one)
     members = f", {len(seeds)} members (seeds {seeds[0]} to {seeds[-1]})" + (", trained as one" if together else "")
     print(_run_header(spec, args, splits, members))
 
@@ -521,7 +526,8 @@ def _trained_members(args, backend):
         if folder:
             ensemble.save_member(folder, i, spec, seeds[i], history, member_params, args.backend, args.device)
 
-    ensemble.train_members(backend, spec, splits, [seeds[i] for i in to_train], args.device, reporter_for, on_member)
+    to_seeds = [seeds[i] for i in to_train]
+    ensemble.train_members(backend, spec, splits, to_seeds, args.device, reporter_for, on_member, args.one_by_one)
     return spec, [(f"seed {seed}", params[i]) for i, seed in enumerate(seeds)], splits["test"]
 
 

@@ -202,9 +202,11 @@ def saved_member(folder: Path, index: int, spec: Spec, seed: int) -> Parameters 
     return checkpoint.params
 
 
-def trains_together(backend, members: int) -> bool:
-    """Whether train_members trains these members as one computation (the backend's `Ensemble`)."""
-    return hasattr(backend, "Ensemble") and members > 1
+def trains_together(backend, members: int, one_by_one: bool = False) -> bool:
+    """Whether train_members trains these members as one computation: where the backend has an
+    `Ensemble`, unless asked to train them one by one (on a CPU, a conv net's members trained
+    as one can cost more than one after another: README, Ensembles)."""
+    return hasattr(backend, "Ensemble") and members > 1 and not one_by_one
 
 
 def train_members(
@@ -215,11 +217,12 @@ def train_members(
     device: str,
     reporter_for: Callable[[int], object],
     on_member: Callable[[int, History, Parameters], None],
+    one_by_one: bool = False,
 ) -> list[Parameters]:
-    """Train one member per seed: as one computation where the backend has an `Ensemble`, else one
-    after another through the shared loop. `on_member(i, history, params)` follows each trained member."""
+    """Train one member per seed: as one computation where trains_together says so, else one after
+    another through the shared loop. `on_member(i, history, params)` follows each trained member."""
     reporters = [reporter_for(i) for i in range(len(seeds))]
-    if trains_together(backend, len(seeds)):
+    if trains_together(backend, len(seeds), one_by_one):
         runs = train_together(backend, spec, splits, seeds, reporters, device)
     else:  # a generator, so that each member is handed to on_member before the next one trains
         runs = (_train_alone(backend, spec, splits, seed, reporter, device) for seed, reporter in zip(seeds, reporters))
