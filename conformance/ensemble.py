@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
-from .errors import CheckpointError, NndlError
+from .errors import CheckpointError, DivergenceError, NndlError
 from .files import write_atomically
 from .spec import Spec
 from .streams import Parameters
-from .training import Dataset, History, evaluation_chunk, train, train_together
+from .training import Dataset, History, evaluation_chunk, member_diverged, train, train_together
 
 BOOK_VOTE = (
     "the book's vote of 5 networks (chapter 6, its best net: expanded data, two dropout FC layers): 99.67%, 33 errors"
@@ -225,7 +225,7 @@ def train_members(
     if trains_together(backend, len(seeds), one_by_one):
         runs = train_together(backend, spec, splits, seeds, reporters, device)
     else:  # a generator, so that each member is handed to on_member before the next one trains
-        runs = (_train_alone(backend, spec, splits, seed, reporter, device) for seed, reporter in zip(seeds, reporters))
+        runs = (_train_alone(backend, spec, splits, seeds, i, reporters[i], device) for i in range(len(seeds)))
     trained = []
     for i, (history, params) in enumerate(runs):
         on_member(i, history, params)
@@ -233,8 +233,11 @@ def train_members(
     return trained
 
 
-def _train_alone(backend, spec: Spec, splits, seed: int, reporter, device: str) -> tuple[History, Parameters]:
-    history, model = train(backend, spec, splits, seed, reporter=reporter, device=device)
+def _train_alone(backend, spec: Spec, splits, seeds, member: int, reporter, device: str) -> tuple[History, Parameters]:
+    try:
+        history, model = train(backend, spec, splits, seeds[member], reporter=reporter, device=device)
+    except DivergenceError as error:
+        raise member_diverged(error, member, seeds[member]) from None
     return history, model.parameters()
 
 

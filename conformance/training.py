@@ -253,11 +253,14 @@ def train_together(backend, spec: Spec, data, seeds: Sequence[int], reporters: S
         for i, params in enumerate(ensemble.parameters()):
             if i not in running:
                 continue
-            if not _all_finite(params):
-                step = _diverging_step(model, sets["training"], plans[i], etas[i], training.batch_size, at_start[i])
-                raise DivergenceError(epoch, step, etas[i], what=f"parameters of member {i + 1} (seed {seeds[i]})")
-            model.load(params)
-            record = _record(model, spec, sets, data, epoch, etas[i], seconds, n_steps)
+            try:
+                if not _all_finite(params):
+                    step = _diverging_step(model, sets["training"], plans[i], etas[i], training.batch_size, at_start[i])
+                    raise DivergenceError(epoch, step, etas[i])
+                model.load(params)
+                record = _record(model, spec, sets, data, epoch, etas[i], seconds, n_steps)
+            except DivergenceError as error:
+                raise member_diverged(error, i, seeds[i]) from None
             histories[i].records.append(record)
             reporters[i].epoch_finished(record, training.epochs)
             note = schedules[i].after_epoch(record)
@@ -267,6 +270,11 @@ def train_together(backend, spec: Spec, data, seeds: Sequence[int], reporters: S
     for history, schedule in zip(histories, schedules):
         history.stop_reason = schedule.stop_reason or history.stop_reason
     return list(zip(histories, final))
+
+
+def member_diverged(error: DivergenceError, member: int, seed: int) -> DivergenceError:
+    """The error of an ensemble's member `member` (0 for the first) that diverged, naming it."""
+    return DivergenceError(error.epoch, error.step, error.eta, f"{error.what} of member {member + 1} (seed {seed})")
 
 
 def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | None:

@@ -15,7 +15,7 @@ from conformance.matrix import ENSEMBLE_CASES
 from conformance.spec import Spec
 from conformance.streams import epoch_plan, initial_parameters
 from conformance.training import prepare_data, train
-from tests.cli_support import assert_one_line_error, forbid_training
+from tests.cli_support import DIVERGING_SPEC, assert_one_line_error, forbid_training
 
 pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
 
@@ -298,3 +298,18 @@ def test_an_existing_output_is_refused_before_training(nndl, monkeypatch, tmp_pa
     forbid_training(monkeypatch)
     assert_one_line_error(nndl("ensemble", *TINY, option, existing), str(existing), "already exists", "--overwrite")
     assert existing.read_text() == "the user's"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_a_diverging_member_is_named_with_its_step(nndl, tmp_path, backend):
+    spec_file = tmp_path / "diverges.toml"
+    spec_file.write_text(DIVERGING_SPEC)
+    plot = tmp_path / "errors.png"
+    result = nndl(
+        "ensemble", "--spec", spec_file, "--train-size", "100", "--members", "2", "--backend", backend, "--plot", plot,
+        "--quiet",
+    )  # fmt: skip
+    assert_one_line_error(
+        result, "diverged: NaN or inf in the parameters of member 1 (seed 0) at epoch 1, step", "--eta 1e+199"
+    )
+    assert not plot.exists()
