@@ -2,7 +2,8 @@
 
 The epoch loop around this (monitoring, early stopping, the eta schedule, the search for the
 step where a run diverged) is shared by every backend and lives in conformance.training; this
-file holds only what NumPy does itself.
+file holds only what NumPy does itself. There is no `Ensemble`: NumPy trains an ensemble's members
+one after another (conformance.ensemble).
 """
 
 import numpy as np
