@@ -132,7 +132,10 @@ def _parser() -> argparse.ArgumentParser:
     vote = commands.add_parser("ensemble", help="train k networks (or load them) and report their plurality vote")
     _add_spec_options(vote, with_load=False, source_required=False)
     vote.add_argument(
-        "--members", type=int, metavar="K", help="members to train, member i from seed --seed + i (default 5)"
+        "--members",
+        type=int,
+        metavar="K",
+        help="members to train, the first from seed --seed, the next from --seed + 1, ... (default 5)",
     )
     vote.add_argument(
         "--from",
@@ -146,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     vote.add_argument(
         "--save-members",
         metavar="DIR",
-        help="save member i as DIR/member-i.npz once trained; a member already saved there is loaded, not trained again",
+        help="save each member as DIR/member-1.npz, member-2.npz, ... once trained; "
+        "a member already saved there is loaded, not trained again",
     )
     vote.add_argument(
         "--one-by-one",
