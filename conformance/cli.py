@@ -149,8 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     vote.add_argument(
         "--save-members",
         metavar="DIR",
-        help="save each member as DIR/member-1.npz, member-2.npz, ... once trained; "
-        "a member already saved there is loaded, not trained again",
+        help="save each member's run in DIR/member-1, member-2, ... after every epoch (as --checkpoint-dir); "
+        "run again, a finished member is loaded and a part-trained one goes on from its last epoch",
     )
     vote.add_argument(
         "--one-by-one",
@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     vote.add_argument("--plot", metavar="PNG", help="a grid of the test images the vote gets wrong (needs matplotlib)")
     vote.add_argument("--overwrite", action="store_true", help="let --json and --plot replace existing files")
     vote.add_argument("--quiet", action="store_true", help="no progress bar")
-    # the members train on the shared streams, and save themselves (--save-members), not a run's state
+    # the members train on the shared streams, and save their runs in --save-members, not --checkpoint-dir
     vote.set_defaults(run=run_ensemble, rng="shared", checkpoint_dir=None)
 
     conform = commands.add_parser(
@@ -505,34 +505,25 @@ def _members_from_checkpoints(args):
 
 
 def _trained_members(args, backend):
-    """Train the members (those not already saved in --save-members), as (origin, parameters)."""
+    """Train the members (or go on with those --save-members saved), as (origin, parameters)."""
     if not (args.preset or args.spec):
         raise NndlError("name the members: --preset NAME or --spec FILE to train them, or --from CHECKPOINT ...")
     seeds = ensemble.member_seeds(args.seed, 5 if args.members is None else args.members)
     spec = _spec_from_args(args)
     folder = Path(args.save_members) if args.save_members else None
-    params = {i: ensemble.saved_member(folder, i, spec, seed) for i, seed in enumerate(seeds)} if folder else {}
-    for i in (i for i, saved in params.items() if saved is not None):
-        _log(f"member {i + 1} (seed {seeds[i]}): loaded from {ensemble.member_path(folder, i)}")
-    to_train = [i for i in range(len(seeds)) if params.get(i) is None]
+    saved = ensemble.saved_members(folder, spec, seeds) if folder else {}
     splits = _splits(spec, args.data)
-    together = ensemble.trains_together(backend, len(to_train), args.one_by_one)
+    together = ensemble.trains_together(backend, len(seeds) - len(saved), args.one_by_one)
     members = f", {len(seeds)} members (seeds {seeds[0]} to {seeds[-1]})" + (", trained as one" if together else "")
+    members += f", saving each member's run in {folder}" if folder else ""
     print(_run_header(spec, args, splits, members))
 
-    def reporter_for(k):
-        i = to_train[k]
+    def reporter_for(i):
         return _ConsoleReporter(not args.quiet and not together, prefix=f"member {i + 1} (seed {seeds[i]}) ")
 
-    def on_member(k, history, member_params):
-        i = to_train[k]
-        params[i] = member_params
-        if folder:
-            ensemble.save_member(folder, i, spec, seeds[i], history, member_params, args.backend, args.device)
-
-    to_seeds = [seeds[i] for i in to_train]
-    ensemble.train_members(backend, spec, splits, to_seeds, args.device, reporter_for, on_member, args.one_by_one)
-    return spec, [(f"seed {seed}", params[i]) for i, seed in enumerate(seeds)], splits["test"]
+    how = ensemble.Training(args.backend, args.device, folder, reporter_for, args.one_by_one, _log)
+    trained = ensemble.train_members(backend, spec, splits, seeds, how, saved)
+    return spec, [(f"seed {seed}", params) for seed, params in zip(seeds, trained)], splits["test"]
 
 
 def run_conform(args) -> int:

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import check_parameters, load_checkpoint, save_checkpoint
+from . import runs
+from .checkpoint import check_parameters, load_checkpoint
 from .errors import CheckpointError, DivergenceError, NndlError
 from .files import write_atomically
 from .spec import Spec
 from .streams import Parameters
-from .training import Dataset, History, evaluation_chunk, member_diverged, train, train_together
+from .training import Dataset, evaluation_chunk, member_diverged, train, train_together
 
 BOOK_VOTE = (
     "the book's vote of 5 networks (chapter 6, its best net: expanded data, two dropout FC layers): 99.67%, 33 errors"
@@ -183,23 +184,27 @@ def load_members(paths: Sequence[str], spec: Spec | None) -> tuple[Spec, list[tu
     return spec, [(path, checkpoint.params) for path, checkpoint in checkpoints]
 
 
-def member_path(folder: Path, index: int) -> Path:
-    """Where --save-members keeps member `index` (0 for the first)."""
-    return folder / f"member-{index + 1}.npz"
+def member_folder(folder: Path, index: int) -> Path:
+    """Where --save-members keeps member `index` (0 for the first): the folder of its run, as
+    `nndl train --checkpoint-dir` keeps one (its last.npz is an ordinary checkpoint too)."""
+    return folder / f"member-{index + 1}"
 
 
-def saved_member(folder: Path, index: int, spec: Spec, seed: int) -> Parameters | None:
-    """Member `index`'s parameters, if --save-members saved them for this spec and seed, else None."""
-    path = member_path(folder, index)
-    if not path.exists():
-        return None
-    checkpoint = load_checkpoint(path)
-    if checkpoint.spec != spec or checkpoint.metadata.get("seed") != seed:
-        raise CheckpointError(
-            f"{path} holds a member of another run (another spec or seed than seed {seed}); "
-            "choose another --save-members folder"
-        )
-    return checkpoint.params
+def saved_members(folder: Path, spec: Spec, seeds: Sequence[int]) -> dict[int, runs.SavedRun]:
+    """The members whose runs --save-members saved in `folder`, complete or not: index -> its run."""
+    saved = {}
+    for index, seed in enumerate(seeds):
+        run_folder = member_folder(folder, index)
+        if not (run_folder / runs.STATE_FILE).exists():
+            continue
+        run = runs.load_run(run_folder)
+        if run.spec != spec or run.settings["seed"] != seed:
+            raise CheckpointError(
+                f"{run_folder} holds a member of another run (another spec, or a seed other than {seed}); "
+                "choose another --save-members folder"
+            )
+        saved[index] = run
+    return saved
 
 
 def trains_together(backend, members: int, one_by_one: bool = False) -> bool:
@@ -209,47 +214,80 @@ def trains_together(backend, members: int, one_by_one: bool = False) -> bool:
     return hasattr(backend, "Ensemble") and members > 1 and not one_by_one
 
 
+@dataclass(frozen=True)
+class Training:
+    """How train_members trains an ensemble: on which device, where it saves the members' runs, and
+    how it reports each member's epochs (reporter_for(index))."""
+
+    backend: str  # as --backend names it: what a saved member's run records
+    device: str
+    folder: Path | None
+    reporter_for: Callable[[int], object]
+    one_by_one: bool = False
+    log: Callable[[str], None] = print
+
+
 def train_members(
-    backend,
-    spec: Spec,
-    splits,
-    seeds: Sequence[int],
-    device: str,
-    reporter_for: Callable[[int], object],
-    on_member: Callable[[int, History, Parameters], None],
-    one_by_one: bool = False,
+    backend, spec: Spec, splits, seeds: Sequence[int], how: Training, saved: dict[int, runs.SavedRun]
 ) -> list[Parameters]:
-    """Train one member per seed: as one computation where trains_together says so, else one after
-    another through the shared loop. `on_member(i, history, params)` follows each trained member."""
-    reporters = [reporter_for(i) for i in range(len(seeds))]
-    if trains_together(backend, len(seeds), one_by_one):
-        runs = train_together(backend, spec, splits, seeds, reporters, device)
-    else:  # a generator, so that each member is handed to on_member before the next one trains
-        runs = (_train_alone(backend, spec, splits, seeds, i, reporters[i], device) for i in range(len(seeds)))
-    trained = []
-    for i, (history, params) in enumerate(runs):
-        on_member(i, history, params)
-        trained.append(params)
-    return trained
+    """Each member's parameters after its last epoch, member i from seed seeds[i].
+
+    A member whose run in how.folder (`saved`) is finished is taken from it; one whose run stopped
+    part-way goes on from its last complete epoch, alone, as `nndl train --resume` would; the others
+    train as one computation where trains_together says so, else one after another. With a folder,
+    every member's run is saved there after each of its epochs.
+    """
+    params = {}
+    for index, run in saved.items():
+        history = runs.finished(run, spec)
+        if history is None:
+            how.log(f"member {index + 1} (seed {seeds[index]}): going on after epoch {run.last_saved_epoch}")
+            params[index] = _train_alone(backend, spec, splits, seeds, index, how, run)
+        else:
+            how.log(f"member {index + 1} (seed {seeds[index]}): trained already, in {run.folder}")
+            params[index] = run.params
+    fresh = [index for index in range(len(seeds)) if index not in saved]
+    if trains_together(backend, len(fresh), how.one_by_one):
+        recorders = [_recorder(backend, spec, seeds[index], how, index) for index in fresh]
+
+        def on_epoch(k, history, model):
+            if recorders[k] is not None:
+                recorders[k].save(history, model)
+
+        reporters = [how.reporter_for(index) for index in fresh]
+        together = train_together(backend, spec, splits, [seeds[i] for i in fresh], reporters, how.device, on_epoch)
+        params.update(zip(fresh, (member_params for _, member_params in together)))
+    else:
+        params.update({index: _train_alone(backend, spec, splits, seeds, index, how) for index in fresh})
+    return [params[index] for index in range(len(seeds))]
 
 
-def _train_alone(backend, spec: Spec, splits, seeds, member: int, reporter, device: str) -> tuple[History, Parameters]:
+def _train_alone(backend, spec: Spec, splits, seeds, index: int, how: Training, run=None) -> Parameters:
+    """One member through the shared loop: from its seed, or (`run`) on from its saved run."""
+    recorder = _recorder(backend, spec, seeds[index], how, index, resumed=run is not None)
+    start = {} if run is None else {"initial": run.params, "first_epoch": run.first_epoch, "done": run.records}
     try:
-        history, model = train(backend, spec, splits, seeds[member], reporter=reporter, device=device)
+        _, model = train(
+            backend,
+            spec,
+            splits,
+            seeds[index],
+            reporter=how.reporter_for(index),
+            device=how.device,
+            on_epoch=recorder.save if recorder else None,
+            **start,
+        )
     except DivergenceError as error:
-        raise member_diverged(error, member, seeds[member]) from None
-    return history, model.parameters()
+        raise member_diverged(error, index, seeds[index]) from None
+    return model.parameters()
 
 
-def save_member(
-    folder: Path, index: int, spec: Spec, seed: int, history: History, params: Parameters, backend: str, device: str
-) -> None:
-    """Member `index` as --save-members keeps it: a checkpoint `nndl train --load` and `--from` read."""
-    metadata = {
-        "backend": backend,
-        "device": device,
-        "seed": seed,
-        "rng": "shared",
-        "epochs_trained": history.records[-1].epoch,
-    }
-    save_checkpoint(member_path(folder, index), spec, params, metadata, overwrite=True)
+def _recorder(backend, spec: Spec, seed: int, how: Training, index: int, resumed: bool = False):
+    """What saves member `index`'s run in how.folder after every epoch (None without a folder)."""
+    if how.folder is None:
+        return None
+    run_folder = member_folder(how.folder, index)
+    if not resumed:
+        runs.prepare_run_folder(run_folder)
+    settings = runs.run_settings(how.backend, how.device, seed, "shared")
+    return runs.RunRecorder(run_folder, spec, settings, "initial parameters from the seed", 1, resumed)

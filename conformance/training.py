@@ -216,14 +216,23 @@ def train(
     return history, model
 
 
-def train_together(backend, spec: Spec, data, seeds: Sequence[int], reporters: Sequence[Reporter], device: str = "cpu"):
+def train_together(
+    backend,
+    spec: Spec,
+    data,
+    seeds: Sequence[int],
+    reporters: Sequence[Reporter],
+    device: str = "cpu",
+    on_epoch: Callable[[int, History, Any], None] | None = None,
+):
     """Train one member per seed as one computation, with the backend's `Ensemble` (conformance.contract).
 
     Member i is the run `train(backend, spec, data, seeds[i])` would make on the shared streams: its
     own initial parameters, epoch plans and eta schedule. A member that stops early (early stopping,
     or eta at its floor) trains on with eta 0, which leaves its parameters as they are. Each
-    member's records time the epoch of all of them together. Returns [(History, parameters)], a
-    member's parameters those after its last epoch.
+    member's records time the epoch of all of them together. `on_epoch(i, history, model)` follows
+    every complete epoch of member i, `model` holding its parameters (to save its run, say). Returns
+    [(History, parameters)], a member's parameters those after its last epoch.
     """
     training = spec.training
     members = [shared_streams.initial_parameters(spec.network, seed) for seed in seeds]
@@ -262,6 +271,8 @@ def train_together(backend, spec: Spec, data, seeds: Sequence[int], reporters: S
             except DivergenceError as error:
                 raise member_diverged(error, i, seeds[i]) from None
             histories[i].records.append(record)
+            if on_epoch is not None:
+                on_epoch(i, histories[i], model)
             reporters[i].epoch_finished(record, training.epochs)
             note = schedules[i].after_epoch(record)
             if note:

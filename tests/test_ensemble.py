@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conformance import ensemble
+from conformance import ensemble, runs
 from conformance.backends import load_backend
 from conformance.checkpoint import load_checkpoint
 from conformance.checks import check_ensemble
@@ -190,8 +190,8 @@ def test_the_members_are_the_runs_of_their_seeds(numpy_members, mnist):
             "test_correct": history.records[-1].test_correct,
             "test_accuracy": history.records[-1].test_accuracy,
         }
-        saved = load_checkpoint(numpy_members / "members" / f"member-{seed - 4}.npz")
-        assert saved.metadata["seed"] == seed
+        saved = load_checkpoint(numpy_members / "members" / f"member-{seed - 4}" / "last.npz")
+        assert saved.metadata["seed"] == seed and saved.metadata["epochs_trained"] == 1
         assert largest_difference(saved.params, model.parameters()) == 0.0
 
 
@@ -220,11 +220,33 @@ def test_members_already_saved_are_loaded_not_trained(nndl, numpy_members, monke
     folder = numpy_members / "members"
     result = nndl("ensemble", *TINY, "--members", "2", "--seed", "5", "--backend", "numpy", "--save-members", folder)
     assert result.code == 0, result.err
-    assert f"member 2 (seed 6): loaded from {folder / 'member-2.npz'}" in result.err
+    assert f"member 2 (seed 6): trained already, in {folder / 'member-2'}" in result.err
     assert_one_line_error(
         nndl("ensemble", *TINY, "--members", "2", "--seed", "6", "--save-members", folder),
-        f"{folder / 'member-1.npz'} holds a member of another run",
+        f"{folder / 'member-1'} holds a member of another run",
     )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_a_killed_ensemble_goes_on_from_each_members_last_epoch(nndl, tmp_path, monkeypatch, backend):
+    two_epochs = (*TINY, "--epochs", "2", "--members", "2", "--seed", "5", "--backend", backend)
+    assert nndl("ensemble", *two_epochs, "--json", tmp_path / "alone.json").code == 0
+    folder = tmp_path / "members"
+    save = runs.RunRecorder.save
+
+    def killed_after_member_2s_first_epoch(recorder, history, model):
+        save(recorder, history, model)
+        if recorder.folder.name == "member-2" and history.records[-1].epoch == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runs.RunRecorder, "save", killed_after_member_2s_first_epoch)
+        assert nndl("ensemble", *two_epochs, "--save-members", folder).code == 130
+    result = nndl("ensemble", *two_epochs, "--save-members", folder, "--json", tmp_path / "resumed.json")
+    assert result.code == 0, result.err
+    assert "member 2 (seed 6): going on after epoch 1" in result.err
+    alone, resumed = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("alone", "resumed"))
+    assert resumed["members"] == alone["members"] and resumed["vote"] == alone["vote"]
 
 
 def test_from_checkpoints_of_two_backends_votes_alike_in_every_backend(nndl, tmp_path):
