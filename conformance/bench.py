@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backends import REFERENCE, backend_names, load_backend
-from .contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio, StartRow
+from .contract import BACKEND_ROW, BARE_LOOP, ENSEMBLE_ROW, PER_EXAMPLE, BenchRow, Ratio, StartRow
 from .errors import BackendNotInstalledError, NndlError
 from .spec import Spec
 from .streams import EpochPlan, epoch_plan, initial_parameters
+from .training import prepare_data
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Row:
 # its last call (OpenBLAS's ~0.1 s): on a machine with few cores they would take one from the next
 # backend's first row, and slow it by ~10% at mini-batch 100.
 SWITCH_PAUSE = 0.3
+ENSEMBLE_TARGET = 3.0  # an epoch of 5 members trained as one costs at most 3 members' epochs (issue 11)
 
 
 BARE_CNN_ACTIVATIONS = ("sigmoid", "relu")  # the hidden layers' activations the bare CNN loops know
@@ -97,6 +99,44 @@ def rows_to_time(rows: list[BenchRow], spec: Spec, include_per_example: bool, lo
     return kept
 
 
+def ensemble_row(
+    backend, spec: Spec, training_split, device: str, members: int, backend_row: str, plans: list[EpochPlan], seed: int
+) -> BenchRow:
+    """`members` members trained as one by the backend's Ensemble, held to ENSEMBLE_TARGET (pro rata for
+    other than 5 members) against its Model's row.
+
+    Every member starts from the row's parameters (the cost of an epoch does not depend on them);
+    member 1 follows the row's plans, so that it stays comparable with the other rows, and member i
+    the plans of seed + i - 1 (drawn here, untimed): its own masks, and where the spec shuffles its
+    own order, as `nndl ensemble` trains them.
+    """
+    n = len(training_split)
+    own_plans = {
+        plan.epoch: [plan] + [epoch_plan(spec, n, plan.epoch, seed + i) for i in range(1, members)] for plan in plans
+    }
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(
+        backend.asarray, training_split.images, training_split.labels, n_classes, spec.training.dtype, device
+    )
+
+    def start(params):
+        ensemble = backend.Ensemble(spec, [params] * members, device)
+
+        def run_epoch(plan):  # the whole epoch, or its first step
+            member_plans = [member.rows(slice(0, len(plan.order))) for member in own_plans[plan.epoch]]
+            ensemble.train_epoch(data, member_plans, [spec.training.eta] * members)
+            ensemble.parameters()  # waits for the epoch, as the bench's other rows do
+
+        return run_epoch, lambda: ensemble.parameters()[0]
+
+    name = f"{backend.NAME} ensemble of {members}"
+    target = f"at most {ENSEMBLE_TARGET * members / 5:g}x" + (
+        "" if members == 5 else f" ({ENSEMBLE_TARGET:g}x for 5 members)"
+    )
+    ratio = Ratio(f"{name} / {backend_row}", name, backend_row, ".2f", target)
+    return BenchRow(name, start, ENSEMBLE_ROW, ratio)
+
+
 def run_bench(
     spec: Spec,
     training_split,
@@ -106,11 +146,13 @@ def run_bench(
     log=print,
     backends: list[str] | None = None,
     device: str = "cpu",
+    members: int = 0,
 ):
     """Time each backend's rows on the same plans; a backend that is not installed is skipped, said in `log`.
 
     `backends` names them (default: every registered one). The reference runs on the CPU; `device`
-    is where the others' rows run.
+    is where the others' rows run. With `members`, a backend that trains an ensemble as one computation
+    gets an ensemble row too.
     """
     names = backend_names() if backends is None else backends
     if device != "cpu" and set(names) <= {REFERENCE}:
@@ -126,7 +168,11 @@ def run_bench(
         except BackendNotInstalledError as error:
             log(f"{name} rows skipped: {error}")
             continue
-        declared = backend.bench_rows(spec, training_split, "cpu" if backend.NAME == REFERENCE else device)
+        row_device = "cpu" if backend.NAME == REFERENCE else device
+        declared = backend.bench_rows(spec, training_split, row_device)
+        if members and hasattr(backend, "Ensemble"):
+            own = next(row.name for row in declared if row.kind == BACKEND_ROW)
+            declared.append(ensemble_row(backend, spec, training_split, row_device, members, own, plans, seed))
         candidates += [(backend, row) for row in rows_to_time(declared, spec, include_per_example, log)]
     if not candidates:
         raise NndlError(f"nothing to bench: none of the backends {', '.join(names)} could run")

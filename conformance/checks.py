@@ -16,7 +16,7 @@ import numpy as np
 from . import tolerances
 from .backends import REFERENCE
 from .contract import check_layout
-from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, PerceptronCase, TrajectoryCase
+from .matrix import GRADIENT_TRAINING_SIZE, EnsembleCase, GradientCase, PerceptronCase, TrajectoryCase
 from .streams import epoch_plan, initial_parameters
 from .training import evaluate, prepare_data
 
@@ -414,3 +414,41 @@ def _parameters(model, backend, spec):
 def _device(backend_name: str, device: str) -> str:
     """The reference always runs on the CPU; the other backends on the device asked for."""
     return "cpu" if backend_name == REFERENCE else device
+
+
+# -- an ensemble trained as one ----------------------------------------------------------------
+
+
+def check_ensemble(case: EnsembleCase, backends: dict, splits: dict, device: str, seed: int = 0) -> list[Result]:
+    """Each member of an ensemble trained as one computation (a backend's `Ensemble`, members from seeds
+    seed, seed + 1, ...) against the same member trained alone by the backend's Model, after one epoch.
+
+    The two run the same arithmetic in another arrangement (batched over the members, say), so they
+    are held to the first-steps bound: bitwise, or within rounding.
+    """
+    spec = case.spec()
+    training = splits["training"].first(spec.data.train_size)
+    seeds = [seed + i for i in range(case.members)]
+    members = [initial_parameters(spec.network, member_seed) for member_seed in seeds]
+    plans = [epoch_plan(spec, len(training), 1, member_seed) for member_seed in seeds]
+    etas = [spec.training.eta] * case.members
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
+    results = []
+    for name, backend in backends.items():
+        if not hasattr(backend, "Ensemble"):
+            continue
+        data = prepare_data(backend.asarray, training.images, training.labels, n_classes, dtype, _device(name, device))
+        ensemble = backend.Ensemble(spec, members, _device(name, device))
+        ensemble.train_epoch(data, plans, etas)
+        per_member = []
+        for params, plan, together in zip(members, plans, ensemble.parameters()):
+            check_layout(together, spec.network.parameter_shapes, backend.NAME, "Ensemble.parameters")
+            alone = backend.Model(spec, params, _device(name, device))
+            alone.train_epoch(data, plan, spec.training.eta)
+            per_member.append(relative_difference(together, alone.parameters()))
+        detail = {"per_member": per_member, "bitwise": max(per_member) == 0.0}
+        pair = f"{name} ensemble vs alone"
+        results.append(
+            Result(case.name, "members, one epoch", pair, dtype, max(per_member), tolerances.STEPS[dtype], detail)
+        )
+    return results

@@ -1,4 +1,4 @@
-"""The `nndl` command: data, presets, train, evaluate, conform, bench, lesson.
+"""The `nndl` command: data, presets, train, evaluate, ensemble, conform, bench, lesson.
 
 Every error the user can cause (a bad spec, a missing data file, a wrong checkpoint, a run that
 diverges) ends as one line on stderr and exit status 2, never as a traceback.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import fastest, lesson, lesson_html, runs
+from . import ensemble, fastest, lesson, lesson_html, runs
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
@@ -129,6 +129,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_option(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
+    vote = commands.add_parser("ensemble", help="train k networks (or load them) and report their plurality vote")
+    _add_spec_options(vote, with_load=False, source_required=False)
+    vote.add_argument(
+        "--members",
+        type=int,
+        metavar="K",
+        help="members to train, the first from seed --seed, the next from --seed + 1, ... (default 5)",
+    )
+    vote.add_argument(
+        "--from",
+        dest="from_paths",
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="vote with these saved members (.npz from any backend) instead of training",
+    )
+    _add_backend_options(vote)
+    vote.add_argument("--seed", type=int, default=0, help="the first member's seed (default 0)")
+    vote.add_argument(
+        "--save-members",
+        metavar="DIR",
+        help="save each member's run in DIR/member-1, member-2, ... after every epoch (as --checkpoint-dir); "
+        "run again, a finished member is loaded and a part-trained one goes on from its last epoch",
+    )
+    vote.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="train the members one after another even where the backend can train them as one (its Ensemble)",
+    )
+    vote.add_argument("--json", metavar="PATH", help="write the members' and the vote's figures as JSON")
+    vote.add_argument("--plot", metavar="PNG", help="a grid of the test images the vote gets wrong (needs matplotlib)")
+    vote.add_argument("--overwrite", action="store_true", help="let --json and --plot replace existing files")
+    vote.add_argument("--quiet", action="store_true", help="no progress bar")
+    # the members train on the shared streams, and save their runs in --save-members, not --checkpoint-dir
+    vote.set_defaults(run=run_ensemble, rng="shared", checkpoint_dir=None)
+
     conform = commands.add_parser(
         "conform", help="prove that the backends agree: gradients and training runs, pair by pair"
     )
@@ -156,6 +191,12 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=5, metavar="K", help="epochs per row; each row reports the median (default 5)"
     )
     bench.add_argument("--no-per-example", action="store_true", help="leave out the (slow) per-example algorithm")
+    bench.add_argument(
+        "--members",
+        type=int,
+        metavar="K",
+        help="also time K members trained as one, in each backend that has an Ensemble, against one member",
+    )
     _add_backends_option(bench, "whose rows to time")
     _add_device_option(bench, f"where the rows of backends other than {REFERENCE} run")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON")
@@ -210,8 +251,8 @@ def _add_data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool) -> None:
-    source = parser.add_mutually_exclusive_group(required=not with_load)
+def _add_spec_options(parser: argparse.ArgumentParser, with_load: bool, source_required: bool = True) -> None:
+    source = parser.add_mutually_exclusive_group(required=source_required and not with_load)
     source.add_argument("--preset", help="one of `nndl presets`")
     source.add_argument("--spec", metavar="FILE", help="a TOML spec file")
     if with_load:
@@ -444,6 +485,64 @@ def run_evaluate(args) -> None:
         print(f"{name:10s} {correct:6d} / {len(split)}  ({100 * correct / len(split):.2f}%)  cost {cost:.4f}")
 
 
+def run_ensemble(args) -> None:
+    for path in (args.json, args.plot):
+        if path:
+            refuse_to_overwrite(Path(path), args.overwrite)
+    if args.plot:
+        _require_matplotlib()
+    backend = load_backend(args.backend)
+    backend.resolve_device(args.device)
+    if args.from_paths:
+        spec, members, test = _members_from_checkpoints(args)
+    else:
+        spec, members, test = _trained_members(args, backend)
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(backend.asarray, test.images, test.labels, n_classes, spec.training.dtype, args.device)
+    outcome = ensemble.vote(backend, spec, members, data, test.labels, args.device)
+    print(ensemble.report(outcome))
+    print(ensemble.BOOK_VOTE)
+    if args.json:
+        text = json.dumps(ensemble.to_json(outcome, spec, args.backend, args.device), indent=2)
+        write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
+    if args.plot:
+        ensemble.plot_errors(test.images, outcome, Path(args.plot), args.overwrite)
+
+
+def _members_from_checkpoints(args):
+    """--from: the spec the checkpoints share, the members as (path, parameters), and MNIST's test set."""
+    if args.save_members:
+        raise NndlError("--save-members saves members it trains; with --from there are none")
+    if args.members is not None and args.members != len(args.from_paths):
+        raise NndlError(f"--members {args.members} but --from names {len(args.from_paths)} checkpoints")
+    named = _spec_from_args(args) if args.preset or args.spec else None
+    spec, members = ensemble.load_members(args.from_paths, named)
+    spec = _fitting_mnist(spec, args.from_paths[0])
+    return spec, members, load_mnist(args.data, log=_log).test
+
+
+def _trained_members(args, backend):
+    """Train the members (or go on with those --save-members saved), as (origin, parameters)."""
+    if not (args.preset or args.spec):
+        raise NndlError("name the members: --preset NAME or --spec FILE to train them, or --from CHECKPOINT ...")
+    seeds = ensemble.member_seeds(args.seed, 5 if args.members is None else args.members)
+    spec = _spec_from_args(args)
+    folder = Path(args.save_members) if args.save_members else None
+    saved = ensemble.saved_members(folder, spec, seeds) if folder else {}
+    splits = _splits(spec, args.data)
+    together = ensemble.trains_together(backend, len(seeds) - len(saved), args.one_by_one)
+    members = f", {len(seeds)} members (seeds {seeds[0]} to {seeds[-1]})" + (", trained as one" if together else "")
+    members += f", saving each member's run in {folder}" if folder else ""
+    print(_run_header(spec, args, splits, members))
+
+    def reporter_for(i):
+        return _ConsoleReporter(not args.quiet and not together, prefix=f"member {i + 1} (seed {seeds[i]}) ")
+
+    how = ensemble.Training(args.backend, args.device, folder, reporter_for, args.one_by_one, _log)
+    trained = ensemble.train_members(backend, spec, splits, seeds, how, saved)
+    return spec, [(f"seed {seed}", params) for seed, params in zip(seeds, trained)], splits["test"]
+
+
 def run_conform(args) -> int:
     if args.json:
         refuse_to_overwrite(Path(args.json), args.overwrite)
@@ -473,11 +572,21 @@ def run_bench(args) -> None:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     if args.repeat < 1:
         raise NndlError("--repeat must be at least 1")
+    if args.members is not None and args.members < 1:
+        raise NndlError(f"--members {args.members}: an ensemble needs at least 1 member")
     backends = _backend_list(args.backends)
     spec = _spec_from_args(args)
     training_split = _splits(spec, args.data)["training"]
     rows = benchmark.run_bench(
-        spec, training_split, args.seed, args.repeat, not args.no_per_example, _log, backends, args.device
+        spec,
+        training_split,
+        args.seed,
+        args.repeat,
+        not args.no_per_example,
+        _log,
+        backends,
+        args.device,
+        args.members or 0,
     )
     whole = SPLIT_SIZES["training"] * (1 + len(SHIFTS) if spec.data.expanded else 1)
     print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device, whole))
@@ -621,15 +730,18 @@ def _summary(spec: Spec, history) -> str:
 class _ConsoleReporter:
     """A progress bar over mini-batches on stderr, and one line per epoch on stdout."""
 
-    def __init__(self, show_progress: bool):
+    def __init__(self, show_progress: bool, prefix: str = ""):
         self.show_progress = show_progress
+        self.prefix = prefix  # before each line: which member of an ensemble
         self.bar = None
 
     def epoch_started(self, epoch: int, n_steps: int) -> None:
         if self.show_progress:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=n_steps, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=0.25)
+            self.bar = tqdm(
+                total=n_steps, desc=f"{self.prefix}epoch {epoch}", unit="batch", leave=False, mininterval=0.25
+            )
 
     def step(self) -> None:
         if self.bar is not None:
@@ -638,14 +750,14 @@ class _ConsoleReporter:
     def epoch_finished(self, record: EpochRecord, last_epoch: int) -> None:
         self.close_bar()
         print(
-            f"epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
+            f"{self.prefix}epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
             f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
             f"({record.seconds:.2f} s)",
             flush=True,
         )
 
     def note(self, message: str) -> None:
-        print(message, flush=True)
+        print(f"{self.prefix}{message}", flush=True)
 
     def close_bar(self) -> None:
         if self.bar is not None:

@@ -53,6 +53,10 @@ class Model(Protocol):
         """(correct count, sum of the examples' costs) on part of a Dataset (conformance.training
         evaluates a whole one in chunks and adds the regulariser's term)."""
 
+    def predict(self, x: Any) -> np.ndarray:
+        """The class the network puts each example of part of a Dataset in, the index of its highest
+        output (ch. 1; a tie goes to the first index), as a NumPy array of integers."""
+
     def penalty(self, n: int) -> float:
         """The regulariser's term of the cost for a data set of n examples."""
 
@@ -116,7 +120,29 @@ class Perceptrons(Protocol):
         """(sum, carry) of x1 + x2, bit by bit, from NAND perceptrons."""
 
 
-OPTIONAL = {"NativeStreams": NativeStreams, "perceptron": Perceptrons}  # optional name -> the protocol it satisfies
+class Ensemble(Protocol):
+    """Optional, as `Ensemble`: k members of one spec trained as one computation (`nndl ensemble`).
+
+    `Ensemble(spec, members, device)` takes each member's parameters in the canonical layout. Member
+    i must train exactly as `Model(spec, members[i], device)` would through the same plans and eta:
+    conformance checks it. A backend without one trains the members one after another.
+    """
+
+    def __init__(self, spec: Spec, members: list[Parameters], device: str = "cpu") -> None: ...
+
+    def train_epoch(self, data: Any, plans: list[EpochPlan], etas: list[float]) -> None:
+        """One epoch of every member, member i in the order and with the dropout masks of plans[i] and
+        with learning rate etas[i] (0 leaves a member as it is: one that stopped early)."""
+
+    def parameters(self) -> list[Parameters]:
+        """Each member's parameters in the canonical layout, as NumPy arrays (copies)."""
+
+
+OPTIONAL = {
+    "NativeStreams": NativeStreams,
+    "Ensemble": Ensemble,
+    "perceptron": Perceptrons,
+}  # optional module-level name -> the protocol it satisfies if present
 
 
 # -- the bench's rows -------------------------------------------------------------------------
@@ -128,6 +154,7 @@ StartRow = Callable[[Parameters], tuple[Callable[[EpochPlan], None], Callable[[]
 BACKEND_ROW = "backend"  # the backend's Model: the row that stands for the backend in the fastest line
 BARE_LOOP = "bare loop"  # the same math with nothing around it; skipped where bench.bare_loop_reason says
 PER_EXAMPLE = "per-example"  # the book's per-example algorithm; left out by --no-per-example
+ENSEMBLE_ROW = "ensemble"  # k members trained as one by the backend's Ensemble: `nndl bench --members K`
 
 
 @dataclass(frozen=True)
@@ -145,7 +172,7 @@ class Ratio:
 class BenchRow:
     name: str  # "numpy reference", "numpy bare loop"
     start: StartRow
-    kind: str  # BACKEND_ROW, BARE_LOOP or PER_EXAMPLE
+    kind: str  # BACKEND_ROW, BARE_LOOP, PER_EXAMPLE or ENSEMBLE_ROW
     ratio: Ratio | None = None
 
 

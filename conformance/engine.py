@@ -7,6 +7,8 @@ float64 and float32, the first 10 steps of every training configuration, and one
 of the chapter 1 preset, whose figures the tolerance policy names.
 --full: the whole gradient matrix in float64 with the covering subset in float32, and the first
 100 steps and one whole epoch of every training configuration.
+Both: where a backend trains an ensemble as one computation, each member of one epoch of a dense and
+a conv ensemble (float64) against the member trained alone.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .backends import REFERENCE, load_backend
-from .checks import Result, check_gradients, check_perceptrons, check_trajectory
+from .checks import Result, check_ensemble, check_gradients, check_perceptrons, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
 from .matrix import (
     CHAPTER_1,
+    ENSEMBLE_CASES,
     PERCEPTRONS,
     TRAJECTORY_CASES,
     all_conv_gradient_cases,
@@ -60,7 +63,8 @@ def available_backends(names: list[str], log) -> tuple[dict, dict[str, str]]:
 
 
 def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]]:
-    """[(case, how to check it)]: gradient cases get {}, training cases their steps and whether to run an epoch."""
+    """[(case, how to check it)]: gradient cases get {}, training cases their steps and whether to run an
+    epoch, ensemble cases {"ensemble": True}."""
     if mode not in MODES:
         raise NndlError(f"unknown conformance mode {mode!r}; choose one of: {', '.join(MODES)}")
     if mode == "quick":
@@ -71,6 +75,7 @@ def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]
     planned = [(PERCEPTRONS, {})] + [(case, {}) for case in gradient_cases]
     for case in TRAJECTORY_CASES:
         planned.append((case, {"steps": STEPS[mode], "whole_epoch": mode == "full" or case == CHAPTER_1}))
+    planned += [(case, {"ensemble": True}) for case in ENSEMBLE_CASES]
     return [(case, how) for case, how in planned if case_filter in case.name]
 
 
@@ -90,7 +95,9 @@ def run_conformance(
     splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
     for number, (case, how) in enumerate(planned, start=1):
         log(f"[{number}/{len(planned)}] {case.name}")
-        if case == PERCEPTRONS:
+        if "ensemble" in how:
+            outcome.results += check_ensemble(case, backends, splits, device, seed)
+        elif case == PERCEPTRONS:
             outcome.results += check_perceptrons(case, backends)
         elif how:
             steps, whole_epoch = how["steps"], how["whole_epoch"]

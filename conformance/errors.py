@@ -29,7 +29,7 @@ class DivergenceError(NndlError):
     """Training produced NaN or inf; names the epoch and the step where it was seen."""
 
     def __init__(self, epoch: int, step: int, eta: float, what: str = "parameters"):
-        self.epoch, self.step, self.eta = epoch, step, eta
+        self.epoch, self.step, self.eta, self.what = epoch, step, eta, what
         super().__init__(
             f"training diverged: NaN or inf in the {what} at epoch {epoch}, step {step} "
             f"(eta = {eta:g}); try a smaller eta, for example --eta {eta / 10:g}"

@@ -409,6 +409,20 @@ CONCEPTS = (
         "Every backend gets the same masks, drawn once in NumPy (see `nndl lesson streams`).",
     ),
     Concept(
+        "ensemble",
+        "An ensemble's plurality vote, its members trained as one computation (ch. 6)",
+        "class(x) = argmax_j a_j^L(x)   (ch. 1: the most active output neuron)\n"
+        "vote(x) = the class most members give x; a tie goes to the lowest of the most voted",
+        (
+            math("class ( x ) = ", under("argmax", "j"), subsup("a", "j", "L"), "( x )"),
+            math("vote ( x ) = 'the_class_most_members_give_x"),
+        ),
+        (("network", "predict"), ("train", "Ensemble")),
+        None,
+        "One backend vmaps the gradient over the members' stacked parameters, another the whole scanned epoch; "
+        "`nndl conform` checks each member against the member trained alone.",
+    ),
+    Concept(
         "sgd",
         "The SGD update (ch. 1, eq. 20-21; ch. 3)",
         "w -> w - (eta/m) sum_x dC_x/dw   (eq. 20)\nb -> b - (eta/m) sum_x dC_x/db   (eq. 21)",

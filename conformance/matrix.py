@@ -263,3 +263,43 @@ TRAJECTORY_CASES = [
     ),
     TrajectoryCase("ch6-conv2-relu", (CNN_SUBSET,), label="ch6-conv2-relu 2000 images", dtype="float32"),
 ]
+
+
+@dataclass(frozen=True)
+class EnsembleCase:
+    """An ensemble of `members` trained as one for an epoch, each member against itself trained alone."""
+
+    trajectory: TrajectoryCase  # the network and training; its data.train_size keeps the epoch short
+    members: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"ensemble of {self.members}: {self.trajectory.label}"
+
+    def spec(self) -> Spec:
+        return self.trajectory.spec()
+
+
+def _small_chapter_6_layers() -> tuple[str, list[dict]]:
+    """ch6-conv2-relu's layers with CONV_FILTERS filters, and dropout 0.5 on its dense layers."""
+    key, layers = _chapter_6_layers(dropout=0.5)
+    for layer, filters in zip([layer for layer in layers if layer["type"] == "conv"], CONV_FILTERS):
+        layer["filters"] = filters
+    return key, layers
+
+
+ENSEMBLE_SUBSET = ("data.train_size", 200)
+ENSEMBLE_CASES = [
+    EnsembleCase(
+        TrajectoryCase(
+            "ch3-xent-30", (*DROPOUT_RELU_SOFTMAX, ENSEMBLE_SUBSET), label="dropout relu-100 softmax 200 images"
+        )
+    ),
+    EnsembleCase(
+        TrajectoryCase(
+            "ch6-conv2-relu",
+            (ENSEMBLE_SUBSET, _small_chapter_6_layers(), ("training.eta", 0.3)),
+            label=f"ch6-conv2-relu {CONV_FILTERS[0]} and {CONV_FILTERS[1]} filters, dropout, 200 images",
+        )
+    ),
+]

@@ -216,6 +216,78 @@ def train(
     return history, model
 
 
+def train_together(
+    backend,
+    spec: Spec,
+    data,
+    seeds: Sequence[int],
+    reporters: Sequence[Reporter],
+    device: str = "cpu",
+    on_epoch: Callable[[int, History, Any], None] | None = None,
+):
+    """Train one member per seed as one computation, with the backend's `Ensemble` (conformance.contract).
+
+    Member i is the run `train(backend, spec, data, seeds[i])` would make on the shared streams: its
+    own initial parameters, epoch plans and eta schedule. A member that stops early (early stopping,
+    or eta at its floor) trains on with eta 0, which leaves its parameters as they are. Each
+    member's records time the epoch of all of them together. `on_epoch(i, history, model)` follows
+    every complete epoch of member i, `model` holding its parameters (to save its run, say). Returns
+    [(History, parameters)], a member's parameters those after its last epoch.
+    """
+    training = spec.training
+    members = [shared_streams.initial_parameters(spec.network, seed) for seed in seeds]
+    ensemble = backend.Ensemble(spec, members, device)
+    model = backend.Model(spec, members[0], device)  # evaluates each member in turn
+    n_classes = spec.network.layers[-1].size
+    sets = {
+        name: prepare_data(backend.asarray, split.images, split.labels, n_classes, training.dtype, device)
+        for name, split in data.items()
+    }
+    n = len(data["training"])
+    n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
+    histories = [History(best_epoch_ties=training.best_epoch_ties) for _ in seeds]
+    schedules = [_Schedule(training) for _ in seeds]
+    for epoch in range(1, training.epochs + 1):
+        running = [i for i, schedule in enumerate(schedules) if not schedule.stop_reason]
+        if not running:
+            break
+        plans = [shared_streams.epoch_plan(spec, n, epoch, seed) for seed in seeds]
+        etas = [0.0 if schedule.stop_reason else schedule.eta for schedule in schedules]
+        at_start = ensemble.parameters()
+        for i in running:
+            reporters[i].epoch_started(epoch, n_steps)
+        started = time.perf_counter()
+        ensemble.train_epoch(sets["training"], plans, etas)
+        seconds = time.perf_counter() - started
+        for i, params in enumerate(ensemble.parameters()):
+            if i not in running:
+                continue
+            try:
+                if not _all_finite(params):
+                    step = _diverging_step(model, sets["training"], plans[i], etas[i], training.batch_size, at_start[i])
+                    raise DivergenceError(epoch, step, etas[i])
+                model.load(params)
+                record = _record(model, spec, sets, data, epoch, etas[i], seconds, n_steps)
+            except DivergenceError as error:
+                raise member_diverged(error, i, seeds[i]) from None
+            histories[i].records.append(record)
+            if on_epoch is not None:
+                on_epoch(i, histories[i], model)
+            reporters[i].epoch_finished(record, training.epochs)
+            note = schedules[i].after_epoch(record)
+            if note:
+                reporters[i].note(note)
+    final = ensemble.parameters()
+    for history, schedule in zip(histories, schedules):
+        history.stop_reason = schedule.stop_reason or history.stop_reason
+    return list(zip(histories, final))
+
+
+def member_diverged(error: DivergenceError, member: int, seed: int) -> DivergenceError:
+    """The error of an ensemble's member `member` (0 for the first) that diverged, naming it."""
+    return DivergenceError(error.epoch, error.step, error.eta, f"{error.what} of member {member + 1} (seed {seed})")
+
+
 def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | None:
     """Why a run whose epochs so far are `records` stopped before its last epoch (early stopping,
     or eta at its floor), as the schedule replayed over them says; None if it goes on."""

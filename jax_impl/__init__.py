@@ -17,7 +17,7 @@ from . import perceptron
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model
+from .train import Ensemble, Model
 
 NAME = "jax"
 FRAMEWORKS = ("jax", "jaxlib")
@@ -29,6 +29,7 @@ __all__ = [
     "DEVICES",
     "FRAMEWORKS",
     "NAME",
+    "Ensemble",
     "Model",
     "NativeStreams",
     "asarray",

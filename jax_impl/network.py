@@ -100,3 +100,10 @@ def evaluate(network, params, x, labels, y):
     """
     z, a = infer(network, params, x)
     return jnp.count_nonzero(jnp.argmax(a, axis=1) == labels), jnp.sum(network.cost.fn(z, a, y))
+
+
+@partial(jax.jit, static_argnums=0)
+def predict(network, params, x):
+    """The class each example is put in: the index of its highest output (ch. 1: "the index of whichever
+    neuron in the final layer has the highest activation"); a tie goes to the first index, as in the reference."""
+    return jnp.argmax(infer(network, params, x)[1], axis=1)

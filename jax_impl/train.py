@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .device import asarray, jax_dtype, resolve_device
-from .network import Network, backprop, evaluate, gradients, penalty
+from .network import Network, backprop, evaluate, gradients, penalty, predict
 from .regularizers import REGULARIZERS
 from .streams import NativeEpochPlan, step_masks
 
@@ -70,6 +70,10 @@ class Model:
         correct, cost_sum = evaluate(self.network, self.params, x, labels, y)
         return int(correct), float(cost_sum)
 
+    def predict(self, x):
+        """The class of each example of a part of a data set (the index of its highest output), as NumPy."""
+        return np.array(predict(self.network, self.params, x))
+
     def penalty(self, n):
         """The regulariser's term of the cost for a data set of n examples."""
         return float(penalty(self.spec.training, self.params, n))
@@ -83,6 +87,50 @@ class Model:
         self.params = tuple(
             tuple(asarray(np.asarray(array, dtype=self.dtype), self.device) for array in pair) for pair in params
         )
+
+
+class Ensemble:
+    """k members of one spec trained as one computation: their parameters stacked along a new leading
+    axis, and every member's epoch in one jitted call, the scanned epoch `jax.vmap`ped over the members.
+
+    Member i is the Model that `members[i]` would make: its own order, dropout masks and eta, the
+    same arithmetic per member (conformance checks it against the member trained alone).
+    """
+
+    def __init__(self, spec, members, device="cpu"):
+        self.spec = spec
+        self.device = resolve_device(device)
+        self.dtype = jax_dtype(spec.training.dtype)
+        self.network = Network(spec.network)
+        self.params = tuple(
+            tuple(
+                asarray(np.stack([np.asarray(member[layer][i], dtype=self.dtype) for member in members]), self.device)
+                for i in (0, 1)
+            )
+            for layer in range(len(spec.network.layers))
+        )
+        self.size = len(members)
+
+    def train_epoch(self, data, plans, etas):
+        """One epoch of every member, member i through plans[i] with learning rate etas[i], in one call."""
+        batch_size = self.spec.training.batch_size
+        members = [_epoch_batches(self.network, plan, batch_size, self.device) for plan in plans]
+        batches = jax.tree.map(lambda *rows: jnp.stack(rows), *members)
+        shared_order = all(np.array_equal(plan.order, plans[0].order) for plan in plans)
+        if shared_order:  # one copy of the rows, unbatched: see _vmapped_epochs
+            batches = _EpochBatches(
+                *(None if steps is None else steps._replace(rows=steps.rows[0]) for steps in batches)
+            )
+        rule = _Regularization(self.spec.training.regularizer, self.spec.training.lmbda)
+        step_sizes = jnp.asarray(etas, self.dtype)
+        self.params = _vmapped_epochs(
+            self.params, data.x, data.y, batches, step_sizes, self.network, rule, shared_order
+        )
+
+    def parameters(self):
+        """Each member's parameters in the canonical layout, as NumPy arrays (copies)."""
+        arrays = [(np.array(w), np.array(b)) for w, b in self.params]
+        return [[(w[member], b[member]) for w, b in arrays] for member in range(self.size)]
 
 
 class _Regularization(NamedTuple):
@@ -147,3 +195,22 @@ def _scanned_epoch(params, x, y, batches, eta, network, regularization):
     if batches.last is not None:
         params, _ = step(params, batches.last)
     return params
+
+
+@partial(jax.jit, static_argnums=(5, 6, 7))
+def _vmapped_epochs(params, x, y, batches, etas, network, regularization, shared_order):
+    """Every member's epoch at once: the scanned epoch vmapped over the leading axis of the members'
+    parameters, mini-batches (order rows and masks) and etas; the training data is shared.
+
+    Where the members visit the examples in one order (`shuffle = false`, as in chapter 6), the rows
+    are not batched: a mini-batch is then one array for every member, and vmap turns the members'
+    first layers into one matrix product (or convolution) with all their weights side by side,
+    not k small ones.
+    """
+    rows_axis = None if shared_order else 0
+    batch_axes = _EpochBatches(*(None if steps is None else _Steps(rows_axis, 0, 0) for steps in batches))
+
+    def member_epoch(member_params, member_batches, eta):
+        return _scanned_epoch(member_params, x, y, member_batches, eta, network, regularization)
+
+    return jax.vmap(member_epoch, in_axes=(0, batch_axes, 0))(params, batches, etas)

@@ -92,3 +92,9 @@ def evaluate(network, params, x, labels, y):
     """
     z, a = infer(network, params, x)
     return int(np.count_nonzero(a.argmax(axis=1) == labels)), float(np.sum(network.cost.fn(z, a, y)))
+
+
+def predict(network, params, x):
+    """The class each example is put in: the index of its highest output (ch. 1: "the index of whichever
+    neuron in the final layer has the highest activation"); a tie goes to the first index."""
+    return infer(network, params, x)[1].argmax(axis=1)

@@ -4,7 +4,8 @@ The epoch loop around this (monitoring, early stopping, the eta schedule, the se
 step where a run diverged) is shared by every backend and lives in conformance.training; this
 file holds only what NumPy does itself. An epoch here is a Python loop over the mini-batches,
 one SGD step each; there is no `_scanned_epoch`, the one compiled lax.scan that jax_impl/train.py
-makes of the same loop.
+makes of the same loop. There is no `Ensemble`: NumPy trains an
+ensemble's members one after another (conformance.ensemble).
 """
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from conformance.streams import batch_bounds
 
 from .device import resolve_device
-from .network import Network, backprop, evaluate, gradients, penalty
+from .network import Network, backprop, evaluate, gradients, penalty, predict
 from .regularizers import REGULARIZERS
 
 
@@ -65,6 +66,11 @@ class Model:
         """(correct count, sum of the examples' costs) on a part of a data set."""
         with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
             return evaluate(self.network, self.params, x, labels, y)
+
+    def predict(self, x):
+        """The class of each example of a part of a data set (the index of its highest output), as NumPy."""
+        with np.errstate(over="ignore"):  # e^-z of a saturated sigmoid: see Sigmoid.fn
+            return predict(self.network, self.params, x)
 
     def penalty(self, n):
         """The regulariser's term of the cost for a data set of n examples."""

@@ -71,11 +71,11 @@ def no_cache_no_download(tmp_path, monkeypatch):
 
 @pytest.fixture
 def nndl(capsys, mnist_path):
-    """Run `nndl ARGS...` in-process; train, evaluate, bench, conform and lesson get --data the real MNIST."""
+    """Run `nndl ARGS...` in-process; train, evaluate, ensemble, bench, conform and lesson get --data the real MNIST."""
 
     def run(*args) -> Result:
         args = [str(arg) for arg in args]
-        if args[0] in ("train", "evaluate", "bench", "conform", "lesson") and "--data" not in args:
+        if args[0] in ("train", "evaluate", "ensemble", "bench", "conform", "lesson") and "--data" not in args:
             args += ["--data", str(mnist_path)]
         capsys.readouterr()
         code = cli.main(args)

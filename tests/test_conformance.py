@@ -12,11 +12,12 @@ import pytest
 
 from conformance import checks, engine, matrix, tolerances
 from conformance.backends import BUILT_IN, backend_names
-from conformance.checks import check_gradients, check_trajectory, relative_difference
+from conformance.checks import check_ensemble, check_gradients, check_trajectory, relative_difference
 
 QUICK = engine.planned_checks("quick")
 GRADIENT_CASES = [case for case, how in QUICK if not how and case != matrix.PERCEPTRONS]  # tests/test_perceptron.py
-TRAJECTORIES = [(case, how) for case, how in QUICK if how]
+TRAJECTORIES = [(case, how) for case, how in QUICK if how and "ensemble" not in how]
+ENSEMBLES = [case for case, how in QUICK if "ensemble" in how]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,14 @@ def test_gradients_conform(case, backends, mnist):
 @pytest.mark.parametrize("case, how", TRAJECTORIES, ids=[case.name for case, _ in TRAJECTORIES])
 def test_training_conforms(case, how, backends, splits):
     results = check_trajectory(case, backends, splits, "cpu", how["steps"], how["whole_epoch"])
+    assert not failures(results)
+
+
+@pytest.mark.parametrize("case", ENSEMBLES, ids=[case.name for case in ENSEMBLES])
+def test_ensembles_trained_as_one_conform(case, backends, splits):
+    results = check_ensemble(case, backends, splits, "cpu")
+    trained_as_one = [name for name in backends if name in ("torch", "jax")]
+    assert [result.pair for result in results] == [f"{name} ensemble vs alone" for name in trained_as_one]
     assert not failures(results)
 
 

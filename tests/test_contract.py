@@ -74,6 +74,7 @@ def test_the_check_reads_its_names_from_the_protocols():
         "train_epoch",
         "gradients",
         "evaluate",
+        "predict",
         "penalty",
         "parameters",
         "load",
@@ -212,8 +213,16 @@ def fake_backend(monkeypatch):
         ({"DEVICES": "cpu"}, "its DEVICES is 'cpu', not a tuple of str"),
         ({"COMPILES": None, "synchronize": None}, "it has no COMPILES; it has no synchronize"),
         ({"bench_rows": 3}, "its bench_rows is not a function"),
+        ({"Ensemble": type("Ensemble", (), {"train_epoch": print})}, "it has no Ensemble.parameters"),
     ],
-    ids=["no Model.gradients", "no NAME", "DEVICES a string", "two names missing", "bench_rows not a function"],
+    ids=[
+        "no Model.gradients",
+        "no NAME",
+        "DEVICES a string",
+        "two names missing",
+        "bench_rows not a function",
+        "an Ensemble without parameters",
+    ],
 )
 def test_conform_says_in_one_line_what_a_backend_lacks(nndl, fake_backend, changes, problem):
     fake_backend("breaker", **changes)

@@ -51,6 +51,7 @@ BACKEND_FREE = [
     "lesson",
     "lessons",
     "lesson_html",
+    "ensemble",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

@@ -7,7 +7,7 @@ from . import perceptron
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device
 from .streams import NativeStreams
-from .train import Model
+from .train import Ensemble, Model
 
 NAME = "torch"
 FRAMEWORKS = ("torch",)
@@ -19,6 +19,7 @@ __all__ = [
     "DEVICES",
     "FRAMEWORKS",
     "NAME",
+    "Ensemble",
     "Model",
     "NativeStreams",
     "asarray",

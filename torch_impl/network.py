@@ -83,6 +83,13 @@ def evaluate(network, params, x, labels, y):
         return int(torch.count_nonzero(torch.argmax(a, dim=1) == labels)), float(torch.sum(network.cost.fn(z, a, y)))
 
 
+def predict(network, params, x):
+    """The class each example is put in: the index of its highest output (ch. 1: "the index of whichever
+    neuron in the final layer has the highest activation"); a tie goes to the first index, as in the reference."""
+    with torch.no_grad():
+        return torch.argmax(infer(network, params, x)[1], dim=1)
+
+
 def _leaves(params):
     """[(W0, b0), (W1, b1), ...] -> [W0, b0, W1, b1, ...]."""
     return [t for pair in params for t in pair]

@@ -23,14 +23,23 @@ def _spread(pooled, size):
 
 
 class _MaxPoolAllTies(torch.autograd.Function):
-    """max_pool2d whose backward gives the full gradient to every tied maximum, as Theano's pool_2d."""
+    """max_pool2d whose backward gives the full gradient to every tied maximum, as Theano's pool_2d.
+
+    Its forward is apart from its setup_context, and torch.func derives its vmap rule, so that
+    torch.func.grad and vmap (train.Ensemble) can differentiate it and batch it.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, u, size):
-        pooled = F.max_pool2d(u, size)
-        ctx.save_for_backward(u, pooled)
+    def forward(u, size):
+        return F.max_pool2d(u, size)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        u, size = inputs
+        ctx.save_for_backward(u, output)
         ctx.size = size
-        return pooled
 
     @staticmethod
     def backward(ctx, grad):
