@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import fastest, runs
+from . import fastest, reproduce, runs
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
@@ -148,6 +148,23 @@ def _parser() -> argparse.ArgumentParser:
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     _add_data_option(conform)
     conform.set_defaults(run=run_conform)
+
+    again = commands.add_parser(
+        "reproduce", help="the book's protocol: a preset's best of several seeds, beside the book's figure"
+    )
+    again.add_argument("presets", nargs="*", metavar="PRESET", help="presets to reproduce (`nndl presets`)")
+    again.add_argument("--runs", type=int, default=3, help="runs, one per seed (default 3, as the book)")
+    again.add_argument("--seed", type=int, default=0, help="the first run's seed; the others follow (default 0)")
+    again.add_argument(
+        "--backend", default=REFERENCE, metavar="NAME", help=f"the backend to train with (default {REFERENCE})"
+    )
+    _add_device_option(again, "where the backend runs")
+    again.add_argument("--out", default="results", metavar="DIR", help="where the results go (default results/)")
+    again.add_argument(
+        "--readme", metavar="PATH", help="then rewrite the results table in PATH (between its markers) from DIR"
+    )
+    _add_data_option(again)
+    again.set_defaults(run=run_reproduce)
 
     bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
     _add_spec_options(bench, with_load=False)
@@ -449,6 +466,27 @@ def _backend_list(text: str) -> list[str]:
         choices = f"{', '.join(backend_names())}, or a backend module's dotted path"
         raise NndlError(f"--backends {text!r}: {problem}; choose from: {choices}")
     return names
+
+
+def run_reproduce(args) -> None:
+    if not args.presets and not args.readme:
+        raise NndlError("name a preset to reproduce, or --readme PATH to rewrite its results table")
+    if args.runs < 1:
+        raise NndlError("--runs must be at least 1")
+    out = Path(args.out)
+    for name in args.presets:
+        spec = load_preset(name)
+        backend = load_backend(args.backend)
+        backend.resolve_device(args.device)
+        seeds = list(range(args.seed, args.seed + args.runs))
+        result = reproduce.reproduce(spec, backend, args.device, _splits(spec, args.data), seeds, out, _log)
+        print(
+            f"{name}: ours {result.best:.2f}% (seed {result.best_seed}), the book {spec.book.accuracy:.2f}%, "
+            f"mean {result.mean:.2f}%, spread {result.spread:.2f}; written to {out / name}.json and .md"
+        )
+    if args.readme:
+        reproduce.update_readme(Path(args.readme), out)
+        print(f"rewrote the results table in {args.readme} from {out}")
 
 
 def run_bench(args) -> None:

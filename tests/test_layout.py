@@ -47,6 +47,7 @@ BACKEND_FREE = [
     "errors",
     "files",
     "report",
+    "reproduce",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
