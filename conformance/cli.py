@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of the shared streams: parameters, batches, masks (default 0)"
     )
     _add_device_option(conform, f"where the backends other than the reference ({REFERENCE}) run")
+    conform.add_argument(
+        "--wide", action="store_true", help="every name in full, however long the lines (default: fit 100 columns)"
+    )
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     _add_data_option(conform)
@@ -450,7 +453,7 @@ def run_conform(args) -> int:
     names = _backend_list(args.backends)
     mnist = load_mnist(args.data, log=_log)
     outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, log=_log)
-    print(conformance_report.table(outcome))
+    print(conformance_report.table(outcome, args.wide))
     if args.json:
         text = json.dumps(conformance_report.to_json(outcome), indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)

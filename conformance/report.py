@@ -1,14 +1,136 @@
-"""The conformance report: one table (rows: configurations, columns: pairs of backends), and its JSON."""
+"""The conformance report: one table (rows: configurations, columns: pairs of backends), and its JSON.
+
+The table comes in two views. The default one fits a terminal of WIDTH columns: configuration
+names, checks and pairs are abbreviated (a legend names what each abbreviation stands for),
+and prose is wrapped. `--wide` prints every name in full, one row per line however long;
+`--json` has every number.
+"""
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from . import tolerances
+from .checks import FINITE_DIFFERENCES
 from .engine import Outcome
+from .presets import preset_names
 
 GROWTH_STEPS = (1, 2, 5, 10, 20, 50, 100)
+WIDTH = 100  # the default view's widest line
+# what the narrow view writes for a word of a configuration's name, longest first
+ABBREVIATIONS = {
+    "log_likelihood": "loglik",
+    "cross_entropy": "xent",
+    "quadratic": "quad",
+    "network3": "nw3",
+    "dropout": "drop",
+    "sigmoid": "sig",
+    "linear": "lin",
+    "softmax": "smax",
+    "default": "dflt",
+    "float64": "f64",
+    "float32": "f32",
+    "images": "img",
+}
+CHECK_ABBREVIATIONS = {"gradient": "grad", "one epoch": "epoch", "correct counts": "counts"}
 
 
-def table(outcome: Outcome) -> str:
+def table(outcome: Outcome, wide: bool = False) -> str:
+    """The report: in full (`wide`), or abbreviated to fit WIDTH columns."""
+    return wide_table(outcome) if wide else narrow_table(outcome)
+
+
+def narrow_table(outcome: Outcome) -> str:
+    """The table with abbreviated names, a legend for them, and every line at most WIDTH characters."""
+    pairs = list(dict.fromkeys(result.pair for result in outcome.results))
+    rows: dict[tuple[str, str], dict] = {}
+    for result in outcome.results:
+        rows.setdefault((short_case(result.case), short_check(result.check)), {})[result.pair] = result
+    if not rows:
+        return _wrap(wide_table(outcome))
+    headers = {pair: short_pair(pair) for pair in pairs}
+    case_width = max(len("configuration"), *(len(case) for case, _ in rows)) + 1
+    check_width = max(len("check"), *(len(check) for _, check in rows)) + 1
+    cell_width = max(len("9e-99 FAIL"), *(len(header) for header in headers.values())) + 1
+    lines = [_heading(outcome), "", "tolerance policy:"] + [f"  {line}" for line in tolerances.policy_lines()]
+    lines += ["", *_legend(outcome, pairs), ""]
+    lines.append(
+        f"{'configuration':{case_width}s}{'check':{check_width}s}"
+        + "".join(f"{headers[pair]:>{cell_width}s}" for pair in pairs)
+    )
+    for (case, check), cells in rows.items():
+        lines.append(
+            f"{case:{case_width}s}{check:{check_width}s}"
+            + "".join(f"{_cell(cells.get(pair), 0):>{cell_width}s}" for pair in pairs)
+        )
+    growth = _growth_lines(outcome, short=True)
+    if growth:
+        lines += ["", "how the difference grows over the first steps of training, and after the epoch:"] + growth
+    lines += ["", _summary(outcome)]
+    return _wrap("\n".join(lines))
+
+
+def short_case(case: str) -> str:
+    """A configuration's name in the narrow view: without its leading 'grad' or 'train' (the check
+    says which), the cost without its output layer's activation (the cost implies it), no word
+    for the absence of dropout, and every word but a preset's name abbreviated."""
+    words = case.split(" ")
+    if words[0] in ("grad", "train"):
+        words = words[1:]
+    presets = set(preset_names())
+    kept = [word for word in words if word != "no-dropout"]
+    return " ".join(word if word in presets else _abbreviate(word.rpartition("/")[2]) for word in kept)
+
+
+def _abbreviate(word: str) -> str:
+    pattern = "|".join(re.escape(long) for long in ABBREVIATIONS)
+    return re.sub(pattern, lambda match: ABBREVIATIONS[match.group(0)], word)
+
+
+def short_check(check: str) -> str:
+    """'grad', '10 steps', 'epoch', 'counts'."""
+    return CHECK_ABBREVIATIONS.get(check, check.removeprefix("first "))
+
+
+def short_pair(pair: str) -> str:
+    """'torch/numpy', 'numpy/fd'."""
+    return pair.replace(f" vs {FINITE_DIFFERENCES}", "/fd").replace(" vs ", "/")
+
+
+def _legend(outcome: Outcome, pairs: list[str]) -> list[str]:
+    """What the abbreviations in this table stand for (those that occur in it)."""
+    words = {word for result in outcome.results for word in re.split(r"[ /]", result.case)}
+    used = [f"{short} = {long}" for long, short in ABBREVIATIONS.items() if any(long in word for word in words)]
+    legend = [
+        (
+            "columns: a/b is backend a against backend b: the relative difference (one digit; --wide has two) "
+            "and whether it is within its bound"
+        )
+    ]
+    if any(FINITE_DIFFERENCES in pair for pair in pairs):
+        legend.append("fd = central finite differences (Richardson's)")
+    legend.append(
+        "rows: grad = a gradient; N steps = each of the first N SGD steps; epoch = one whole epoch; "
+        "counts = the validation and test correct counts after it"
+    )
+    if used:
+        legend.append("in names: " + ", ".join(used))
+    legend.append("every name in full: --wide; every number: --json")
+    return legend
+
+
+def _wrap(text: str) -> str:
+    """Lines longer than WIDTH broken at spaces, the continuation indented under the line's own indent."""
+    wrapped = []
+    for line in text.split("\n"):
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        wrapped += textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return "\n".join(wrapped)
+
+
+def wide_table(outcome: Outcome) -> str:
+    """The table with every name in full: one row per configuration and check, one column per pair."""
     pairs = list(dict.fromkeys(result.pair for result in outcome.results))
     rows: dict[tuple[str, str], dict] = {}
     for result in outcome.results:
@@ -44,16 +166,17 @@ def _heading(outcome: Outcome) -> str:
     return line
 
 
-def _cell(result) -> str:
+def _cell(result, digits: int = 1) -> str:
+    """'3.1e-02 FAIL', with `digits` digits after the point."""
     if result is None:
         return ""
     if result.not_applicable:
         return "n/a"
-    value = f"{int(result.value)}" if result.check == "correct counts" else f"{result.value:.1e}"
+    value = f"{int(result.value)}" if result.check == "correct counts" else f"{result.value:.{digits}e}"
     return f"{value} {'ok' if result.passed else 'FAIL'}"
 
 
-def _growth_lines(outcome: Outcome) -> list[str]:
+def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
     epochs = {(r.case, r.pair): r for r in outcome.results if r.check == "one epoch"}
     lines = []
     for result in outcome.results:
@@ -71,7 +194,8 @@ def _growth_lines(outcome: Outcome) -> list[str]:
                     f"bound {epoch.bound:.1e})"
                 )
             points.append(point)
-        lines.append(f"  {result.case}, {result.pair}: " + ", ".join(points))
+        case, pair = (short_case(result.case), short_pair(result.pair)) if short else (result.case, result.pair)
+        lines.append(f"  {case}, {pair}: " + ", ".join(points))
     return lines
 
 

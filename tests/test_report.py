@@ -1,0 +1,63 @@
+"""The conformance report: the default view fits 100 columns, --wide and --json keep everything."""
+
+import json
+
+from conformance import engine, report
+from conformance.checks import Result
+from conformance.engine import Outcome
+
+PAIRS = ["torch vs numpy", "jax vs numpy", "jax vs torch"]
+FINITE = "numpy vs finite differences"
+
+
+def every_check_failing() -> Outcome:
+    """An outcome with a failing result for every check `--full` plans, in every pair of three backends."""
+    outcome = Outcome("full", ["numpy", "torch", "jax"], {"mlx": "mlx is not installed " * 8}, "cpu", 0)
+    for case, how in engine.planned_checks("full"):
+        if not how:
+            for pair in [*PAIRS, FINITE]:
+                outcome.results.append(Result(case.name, "gradient", pair, case.dtype, 3.14e-2, 1e-10))
+            continue
+        for pair in PAIRS:
+            steps = {"per_step": [1e-13 * k for k in range(1, 101)]}
+            outcome.results += [
+                Result(case.name, "first 100 steps", pair, case.dtype, 1.25e-11, 1e-12, steps),
+                Result(case.name, "one epoch", pair, case.dtype, 2e-9, 1e-10, {"rounding_sensitivity": 5e-12}),
+                Result(case.name, "correct counts", pair, case.dtype, 3, 0),
+            ]
+    return outcome
+
+
+def test_every_line_of_the_default_view_fits_100_columns():
+    text = report.table(every_check_failing())
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= report.WIDTH
+    header = next(line for line in lines if line.startswith("configuration"))
+    assert header.split() == ["configuration", "check", "torch/numpy", "jax/numpy", "jax/torch", "numpy/fd"]
+    assert (
+        "sigx2 xent l2 drop dflt f64              grad        3e-02 FAIL  3e-02 FAIL  3e-02 FAIL  3e-02 FAIL" in lines
+    )
+    assert "ch1-sigmoid-30 f64                       100 steps   1e-11 FAIL  1e-11 FAIL  1e-11 FAIL" in lines
+    assert "xent = cross_entropy" in text and "fd = central finite differences (Richardson's)" in text
+
+
+def test_the_short_names_keep_every_configuration_apart():
+    names = {case.name for case, _ in engine.planned_checks("full")}
+    assert len({report.short_case(name) for name in names}) == len(names) == 911
+    assert (
+        report.short_case("grad reluX3 softmax/log_likelihood l1 no-dropout network3 float32")
+        == "reluX3 loglik l1 nw3 f32"
+    )
+    assert report.short_case("train ch6-conv2-relu dropout eta 0.3 2000 images float64") == (
+        "ch6-conv2-relu drop eta 0.3 2000 img f64"
+    )
+
+
+def test_the_wide_view_and_the_json_have_every_name_and_number_in_full():
+    outcome = every_check_failing()
+    wide = report.table(outcome, wide=True)
+    assert "grad sigmoidx2 sigmoid/cross_entropy l2 dropout default float64" in wide
+    assert "3.1e-02 FAIL" in wide and "numpy vs finite differences" in wide
+    assert max(len(line) for line in wide.splitlines()) > 200
+    results = json.loads(json.dumps(report.to_json(outcome)))["results"]
+    assert len(results) == len(outcome.results) and results[0]["value"] == 3.14e-2
