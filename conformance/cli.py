@@ -145,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_device_option(conform, f"where the backends other than the reference ({REFERENCE}) run")
     conform.add_argument(
+        "--explain",
+        action="store_true",
+        help="for every failing check, where the backends part: by layer and array, and the book's equation",
+    )
+    conform.add_argument(
         "--wide", action="store_true", help="every name in full, however long the lines (default: fit 100 columns)"
     )
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
@@ -452,7 +457,7 @@ def run_conform(args) -> int:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     names = _backend_list(args.backends)
     mnist = load_mnist(args.data, log=_log)
-    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, log=_log)
+    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, _log, args.explain)
     print(conformance_report.table(outcome, args.wide))
     if args.json:
         text = json.dumps(conformance_report.to_json(outcome), indent=2)

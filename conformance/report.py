@@ -42,7 +42,11 @@ def table(outcome: Outcome, wide: bool = False) -> str:
 
 
 def narrow_table(outcome: Outcome) -> str:
-    """The table with abbreviated names, a legend for them, and every line at most WIDTH characters."""
+    """The table with abbreviated names, a legend for them, and every line at most WIDTH characters.
+
+    With more pairs than fit beside the names (four backends or more), the pairs are split into
+    groups, one table each.
+    """
     pairs = list(dict.fromkeys(result.pair for result in outcome.results))
     rows: dict[tuple[str, str], dict] = {}
     for result in outcome.results:
@@ -53,21 +57,26 @@ def narrow_table(outcome: Outcome) -> str:
     case_width = max(len("configuration"), *(len(case) for case, _ in rows)) + 1
     check_width = max(len("check"), *(len(check) for _, check in rows)) + 1
     cell_width = max(len("9e-99 FAIL"), *(len(header) for header in headers.values())) + 1
+    per_table = max(1, (WIDTH - case_width - check_width) // cell_width)
     lines = [_heading(outcome), "", "tolerance policy:"] + [f"  {line}" for line in tolerances.policy_lines()]
-    lines += ["", *_legend(outcome, pairs), ""]
-    lines.append(
-        f"{'configuration':{case_width}s}{'check':{check_width}s}"
-        + "".join(f"{headers[pair]:>{cell_width}s}" for pair in pairs)
-    )
-    for (case, check), cells in rows.items():
+    lines += ["", *_legend(outcome, pairs)]
+    for first in range(0, len(pairs), per_table):
+        group = pairs[first : first + per_table]
+        lines.append("")
         lines.append(
-            f"{case:{case_width}s}{check:{check_width}s}"
-            + "".join(f"{_cell(cells.get(pair), 0):>{cell_width}s}" for pair in pairs)
+            f"{'configuration':{case_width}s}{'check':{check_width}s}"
+            + "".join(f"{headers[pair]:>{cell_width}s}" for pair in group)
         )
+        for (case, check), cells in rows.items():
+            if any(pair in cells for pair in group):
+                lines.append(
+                    f"{case:{case_width}s}{check:{check_width}s}"
+                    + "".join(f"{_cell(cells.get(pair), 0):>{cell_width}s}" for pair in group)
+                )
     growth = _growth_lines(outcome, short=True)
     if growth:
         lines += ["", "how the difference grows over the first steps of training, and after the epoch:"] + growth
-    lines += ["", _summary(outcome)]
+    lines += _explanations(outcome) + ["", _summary(outcome)]
     return _wrap("\n".join(lines))
 
 
@@ -112,7 +121,8 @@ def _legend(outcome: Outcome, pairs: list[str]) -> list[str]:
         legend.append("fd = central finite differences (Richardson's)")
     legend.append(
         "rows: grad = a gradient; N steps = each of the first N SGD steps; epoch = one whole epoch; "
-        "counts = the validation and test correct counts after it"
+        "counts = the validation and test correct counts after the epoch (or, for a net with dropout "
+        "and no epoch, after the steps, on the first 1,000 images of each)"
     )
     if used:
         legend.append("in names: " + ", ".join(used))
@@ -152,7 +162,7 @@ def wide_table(outcome: Outcome) -> str:
     growth = _growth_lines(outcome)
     if growth:
         lines += ["", "how the difference grows over the first steps of training, and after the epoch:"] + growth
-    lines += ["", _summary(outcome)]
+    lines += _explanations(outcome) + ["", _summary(outcome)]
     return "\n".join(lines)
 
 
@@ -199,6 +209,15 @@ def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
     return lines
 
 
+def _explanations(outcome: Outcome) -> list[str]:
+    """--explain's lines, under a heading; none without --explain or failures."""
+    if not outcome.explanations:
+        return []
+    return ["", "where the failing checks part (layers numbered from the input; layer 1 has the first weights):"] + [
+        f"  {line}" for line in outcome.explanations
+    ]
+
+
 def _summary(outcome: Outcome) -> str:
     failures = outcome.failures
     not_applicable = sum(1 for result in outcome.results if result.not_applicable)
@@ -219,4 +238,5 @@ def to_json(outcome: Outcome) -> dict:
         "checks": len(outcome.results),
         "failed": len(outcome.failures),
         "results": [result.to_dict() for result in outcome.results],
+        "explanations": outcome.explanations,
     }

@@ -48,6 +48,7 @@ BACKEND_FREE = [
     "files",
     "report",
     "reproduce",
+    "explain",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
