@@ -61,3 +61,18 @@ def test_the_wide_view_and_the_json_have_every_name_and_number_in_full():
     assert max(len(line) for line in wide.splitlines()) > 200
     results = json.loads(json.dumps(report.to_json(outcome)))["results"]
     assert len(results) == len(outcome.results) and results[0]["value"] == 3.14e-2
+
+
+def test_with_more_pairs_than_fit_the_pairs_are_split_into_tables_of_100_columns():
+    outcome = Outcome("quick", ["numpy", "torch", "jax", "mine"], {}, "cpu", 0)
+    names = ["numpy", "torch", "jax", "mine"]
+    pairs = [f"{b} vs {a}" for i, a in enumerate(names) for b in names[i + 1 :]]
+    for case, how in engine.planned_checks("quick"):
+        for pair in pairs:
+            outcome.results.append(
+                Result(case.name, "gradient" if not how else "first 10 steps", pair, "float64", 0, 1)
+            )
+    lines = report.table(outcome).splitlines()
+    headers = [line.split()[2:] for line in lines if line.startswith("configuration")]
+    assert headers == [list(map(report.short_pair, pairs[:4])), list(map(report.short_pair, pairs[4:]))]
+    assert max(len(line) for line in lines) <= report.WIDTH
