@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tolerances
+from . import layer_speeds, tolerances
 from .backends import REFERENCE
 from .contract import check_layout
 from .matrix import GRADIENT_TRAINING_SIZE, GradientCase, TrajectoryCase
@@ -267,6 +267,7 @@ class _Run:
     after_step: list
     after_epoch: list | None = None
     correct: dict = field(default_factory=dict)
+    layer_speeds: list | None = None  # ||dC/db^l|| of each hidden layer after the first steps
 
 
 def check_trajectory(
@@ -284,6 +285,10 @@ def check_trajectory(
         name: _run(backend, spec, params, plan, training, splits, _device(name, device), steps, whole_epoch)
         for name, backend in backends.items()
     }
+    if case.layer_speeds:
+        for name, run in runs.items():
+            model = backends[name].Model(spec, run.after_step[-1], _device(name, device))
+            run.layer_speeds = layer_speeds.measure(model, spec, training, len(training))
     sensitivity = {}
     if whole_epoch and REFERENCE in backends:
         sensitivity["rounding_sensitivity"] = rounding_sensitivity(
@@ -323,6 +328,13 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
     results = [
         Result(case.name, steps, pair, case.dtype, max(per_step), tolerances.STEPS[case.dtype], {"per_step": per_step})
     ]
+    if run.layer_speeds is not None:
+        speeds = {"layer_speeds": {name: runs[name].layer_speeds for name in names}}
+        value = relative_difference(  # layer by layer: the worst |a - b| / |b| over the hidden layers
+            [(np.array([speed]),) for speed in run.layer_speeds],
+            [(np.array([speed]),) for speed in reference_run.layer_speeds],
+        )
+        results.append(Result(case.name, "layer speeds", pair, case.dtype, value, tolerances.STEPS[case.dtype], speeds))
     if run.after_epoch is not None:
         epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
         bound = tolerances.epoch_bound(case.dtype, sensitivity.get("rounding_sensitivity"))

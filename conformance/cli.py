@@ -24,6 +24,8 @@ from .data import CLASSES, MNIST_SHA256, PIXELS, load_expanded_training, load_mn
 from .engine import run_conformance
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
+from .layer_speeds import LayerSpeeds
+from .layer_speeds import plot as plot_layer_speeds
 from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
 from .streams import Parameters
@@ -97,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.add_argument("--json", metavar="PATH", help="write the run's per-epoch figures as JSON")
     training.add_argument("--plot", metavar="PNG", help="plot accuracy and cost per epoch (needs matplotlib)")
+    training.add_argument(
+        "--layer-speeds",
+        action="store_true",
+        help="record ch. 5's speed of learning, ||dC/db|| of each hidden layer, per epoch (in --json and --plot)",
+    )
     training.add_argument(
         "--overwrite", action="store_true", help="let --save, --json and --plot replace existing files"
     )
@@ -306,8 +313,13 @@ def run_train(args) -> None:
     start = _start_of_run(args, spec, checkpoint, saved)
     splits = splits or _splits(spec, args.data)
     print(_run_header(spec, args, splits, start.note))
-    history, model = _train_run(args, backend, spec, splits, streams, start)
-    _finish(args, spec, history, model.parameters(), start.origin)
+    speeds = None
+    if args.layer_speeds:
+        speeds = LayerSpeeds(spec, splits["training"])
+        initial = start.params if start.params is not None else streams.initial_parameters(spec.network, args.seed)
+        speeds.at_start(backend, initial, start.first_epoch - 1 + len(start.done), args.device)
+    history, model = _train_run(args, backend, spec, splits, streams, start, speeds)
+    _finish(args, spec, history, model.parameters(), start.origin, speeds)
 
 
 def _check_outputs(args, spec: Spec) -> None:
@@ -370,9 +382,9 @@ def _start_of_run(args, spec: Spec, checkpoint, saved) -> _Start:
     return _Start(None, 1, [], "initial parameters from the seed", "")
 
 
-def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
-    """train(), saving the run's state after every epoch when it has a folder; an interruption
-    says what it leaves behind."""
+def _train_run(args, backend, spec: Spec, splits, streams, start: _Start, speeds: LayerSpeeds | None):
+    """train(), saving the run's state after every epoch when it has a folder, and measuring the
+    layers' speeds if asked; an interruption says what it leaves behind."""
     folder = args.checkpoint_dir or args.resume
     recorder = None
     if folder:
@@ -391,7 +403,7 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
             device=args.device,
             streams=streams,
             done=start.done,
-            on_epoch=recorder.save if recorder else None,
+            on_epoch=_each(recorder.save if recorder else None, speeds.on_epoch if speeds else None),
         )
     except KeyboardInterrupt:
         reporter.close_bar()
@@ -399,7 +411,15 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
         raise KeyboardInterrupt(left) from None
 
 
-def _finish(args, spec: Spec, history: History, params, start: str) -> None:
+def _each(*callbacks):
+    """One on_epoch callback that calls each of `callbacks` that is not None (or None, if none is)."""
+    given = [callback for callback in callbacks if callback is not None]
+    if not given:
+        return None
+    return lambda history, model: [callback(history, model) for callback in given]
+
+
+def _finish(args, spec: Spec, history: History, params, start: str, speeds: LayerSpeeds | None = None) -> None:
     """Sum the run up, and write what --save, --json and --plot ask for."""
     print(_summary(spec, history))
     result = {
@@ -411,6 +431,8 @@ def _finish(args, spec: Spec, history: History, params, start: str) -> None:
         "start": start,
         **history.to_dict(),
     }
+    if speeds is not None:
+        result["layer_speeds"] = speeds.to_dict()
     if args.save:
         metadata = {
             "backend": args.backend,
@@ -425,7 +447,7 @@ def _finish(args, spec: Spec, history: History, params, start: str) -> None:
         text = json.dumps(result, indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
     if args.plot:
-        _plot(spec, history.records, Path(args.plot), args.overwrite)
+        _plot(spec, history.records, Path(args.plot), args.overwrite, result.get("layer_speeds"))
 
 
 def run_evaluate(args) -> None:
@@ -673,23 +695,28 @@ def _require_matplotlib() -> None:
         raise NndlError("--plot needs matplotlib: pip install 'nndl[plot]'") from None
 
 
-def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool) -> None:
-    """Accuracy and cost per epoch, side by side, like the book's chapter 3 figures."""
+def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool, layer_speeds=None) -> None:
+    """Accuracy and cost per epoch, side by side, like the book's chapter 3 figures; and with
+    --layer-speeds, chapter 5's speed of learning beside them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [r.epoch for r in records]
-    figure, (accuracy, cost) = plt.subplots(1, 2, figsize=(11, 4))
+    panels = 3 if layer_speeds else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
+    accuracy, cost = axes[:2]
     for name in ("training", "validation", "test"):
         accuracy.plot(epochs, [100 * getattr(r, f"{name}_accuracy") for r in records], label=name)
         cost.plot(epochs, [getattr(r, f"{name}_cost") for r in records], label=name)
     accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{spec.name}: accuracy")
     cost.set(xlabel="epoch", ylabel="cost", title=f"{spec.name}: cost")
-    for axes in (accuracy, cost):
-        axes.legend()
-        axes.grid(alpha=0.3)
+    if layer_speeds:
+        plot_layer_speeds(axes[2], layer_speeds)
+    for panel in axes:
+        panel.legend()
+        panel.grid(alpha=0.3)
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=100)

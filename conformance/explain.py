@@ -130,6 +130,8 @@ def explain_failures(outcome, cases: dict, backends: dict, splits: dict, device:
             )
         elif result.check == "one epoch":
             found = [_explain_epoch(outcome, result)]
+        elif result.check == "layer speeds":
+            found = [_explain_layer_speeds(outcome, result)]
         else:
             found = _explain_counts(outcome, result, case, [backends[n] for n in names], splits, device, seed)
         lines += [f"  {line}" for line in found]
@@ -152,6 +154,15 @@ def _explain_epoch(outcome, result: Result) -> str:
         "each of the first steps agrees and the epoch does not: a step later in the epoch differs "
         "(the last, shorter mini-batch: its mean divides by its own size), or rounding grows faster "
         f"than {tolerances.EPOCH_SENSITIVITY_FACTOR} x the reference's own one-ulp sensitivity"
+    )
+
+
+def _explain_layer_speeds(outcome, result: Result) -> str:
+    if not _steps_agree(outcome, result):
+        return "the first steps differ already (explained above): the speeds, measured after them, inherit it"
+    return (
+        "the parameters after the first steps agree and ||dC/db^l|| does not: the gradient of the mean cost "
+        "of 1,000 images, with no dropout masks, differs (see this net's gradient checks: BP1-BP3)"
     )
 
 

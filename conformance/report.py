@@ -33,7 +33,7 @@ ABBREVIATIONS = {
     "float32": "f32",
     "images": "img",
 }
-CHECK_ABBREVIATIONS = {"gradient": "grad", "one epoch": "epoch", "correct counts": "counts"}
+CHECK_ABBREVIATIONS = {"gradient": "grad", "one epoch": "epoch", "correct counts": "counts", "layer speeds": "speeds"}
 
 
 def table(outcome: Outcome, wide: bool = False) -> str:
@@ -122,7 +122,8 @@ def _legend(outcome: Outcome, pairs: list[str]) -> list[str]:
     legend.append(
         "rows: grad = a gradient; N steps = each of the first N SGD steps; epoch = one whole epoch; "
         "counts = the validation and test correct counts after the epoch (or, for a net with dropout "
-        "and no epoch, after the steps, on the first 1,000 images of each)"
+        "and no epoch, after the steps, on the first 1,000 images of each); speeds = ch. 5's speed of "
+        "learning, ||dC/db^l|| of each hidden layer on 1,000 training images, after the steps"
     )
     if used:
         legend.append("in names: " + ", ".join(used))

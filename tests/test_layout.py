@@ -49,6 +49,7 @@ BACKEND_FREE = [
     "report",
     "reproduce",
     "explain",
+    "layer_speeds",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

@@ -25,6 +25,8 @@ def every_check_failing() -> Outcome:
                 Result(case.name, "one epoch", pair, case.dtype, 2e-9, 1e-10, {"rounding_sensitivity": 5e-12}),
                 Result(case.name, "correct counts", pair, case.dtype, 3, 0),
             ]
+            if case.layer_speeds:
+                outcome.results.append(Result(case.name, "layer speeds", pair, case.dtype, 2e-11, 1e-12))
     return outcome
 
 
@@ -38,6 +40,7 @@ def test_every_line_of_the_default_view_fits_100_columns():
         "sigx2 xent l2 drop dflt f64              grad        3e-02 FAIL  3e-02 FAIL  3e-02 FAIL  3e-02 FAIL" in lines
     )
     assert "ch1-sigmoid-30 f64                       100 steps   1e-11 FAIL  1e-11 FAIL  1e-11 FAIL" in lines
+    assert "ch5-depth-4 f64                          speeds      2e-11 FAIL  2e-11 FAIL  2e-11 FAIL" in lines
     assert "xent = cross_entropy" in text and "fd = central finite differences (Richardson's)" in text
 
 
