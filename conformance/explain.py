@@ -228,36 +228,47 @@ def _explain_steps(result: Result, case, pair: list, reference, splits: dict, de
 def _update_culprit(differences: list[ArrayDifference], spec, params, after: list, n: int) -> str:
     """What a step that starts from the same parameters and gradient, and ends elsewhere, got wrong."""
     training = spec.training
+    if all(d.fine for d in differences):
+        return (
+            "replayed alone, the step agrees: the difference is rounding that grew over the steps "
+            "before it (see how it grows, above)"
+        )
     if any(not d.fine for d in differences if d.array == "b"):
         return (
             "the SGD update itself, biases too: b <- b - eta dC/db and W <- W - eta dC/dW (ch. 1), "
             "with eta as given and dC/dW, dC/db the mean over the mini-batch (1/m, m the batch's own size)"
         )
-    if training.regularizer in ("l2", "l1"):
-        implied = _implied_n(params, after, training, n)
-        step = (
-            "weight decay, w <- (1 - eta lambda / n) w"
-            if training.regularizer == "l2"
-            else ("step, w <- w - (eta lambda / n) sgn(w), sgn(0) = 0")
-        )
-        return (
-            f"only the weights' step is off, every bias fine: {training.regularizer.upper()}'s {step} (ch. 3), "
-            f"with n the whole training set's size ({n:,}); this port's step implies n = {implied:.4g}"
-            + (", the mini-batch's size" if np.isclose(implied, training.batch_size, rtol=1e-3) else "")
-        )
-    return "only the weights' step is off, every bias fine: the weights' SGD update, W <- W - eta dC/dW (ch. 1)"
+    implied = _implied_n(params, after, training, n)
+    if implied is None:
+        return "only the weights' step is off, every bias fine: the weights' SGD update, W <- W - eta dC/dW (ch. 1)"
+    step = (
+        "weight decay, w <- (1 - eta lambda / n) w"
+        if training.regularizer == "l2"
+        else "step, w <- w - (eta lambda / n) sgn(w), sgn(0) = 0"
+    )
+    return (
+        f"only the weights' step is off, every bias fine: {training.regularizer.upper()}'s {step} (ch. 3), "
+        f"with n the whole training set's size ({n:,}); this port's step implies n = {implied:.4g}"
+        + (", the mini-batch's size" if np.isclose(implied, training.batch_size, rtol=1e-3) else "")
+    )
 
 
-def _implied_n(params, after: list, training, n: int) -> float:
-    """The n of lambda / n that the first backend's regulariser step used, read off layer 1's weights.
+def _implied_n(params, after: list, training, n: int) -> float | None:
+    """The n of lambda / n that the first backend's regulariser step used, read off layer 1's weights;
+    None without a regulariser, or where the difference is not a regulariser's.
 
-    Both backends start from the same W and agree on its gradient, so their steps differ by
-    W_a - W_b = -eta lambda (1/n_a - 1/n_b) d, with d = W for L2 and sgn(W) for L1; the second
-    backend's n is taken as the right one.
+    Both backends start from the same W and agree on its gradient, so if only their regulariser's n
+    differs, their steps differ by W_a - W_b = -eta lambda (1/n_a - 1/n_b) d, with d = W for L2 and
+    sgn(W) for L1: a multiple of d, to rounding. The second backend's n is taken as the right one.
     """
+    if training.regularizer not in ("l2", "l1"):
+        return None
     w = params[0][0]
     direction = w if training.regularizer == "l2" else np.sign(w)
-    shift = float(np.sum((after[0][0][0] - after[1][0][0]) * direction) / np.sum(direction * direction))
+    gap = after[0][0][0] - after[1][0][0]
+    shift = float(np.sum(gap * direction) / np.sum(direction * direction))
+    if np.linalg.norm(gap - shift * direction) > 1e-6 * np.linalg.norm(gap):
+        return None
     return 1 / (1 / n - shift / (training.eta * training.lmbda))
 
 
