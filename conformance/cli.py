@@ -164,22 +164,22 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_option(conform)
     conform.set_defaults(run=run_conform)
 
-    again = commands.add_parser(
+    reproduction = commands.add_parser(
         "reproduce", help="the book's protocol: a preset's best of several seeds, beside the book's figure"
     )
-    again.add_argument("presets", nargs="*", metavar="PRESET", help="presets to reproduce (`nndl presets`)")
-    again.add_argument("--runs", type=int, default=3, help="runs, one per seed (default 3, as the book)")
-    again.add_argument("--seed", type=int, default=0, help="the first run's seed; the others follow (default 0)")
-    again.add_argument(
+    reproduction.add_argument("presets", nargs="*", metavar="PRESET", help="presets to reproduce (`nndl presets`)")
+    reproduction.add_argument("--runs", type=int, default=3, help="runs, one per seed (default 3, as the book)")
+    reproduction.add_argument("--seed", type=int, default=0, help="the first run's seed; the others follow (default 0)")
+    reproduction.add_argument(
         "--backend", default=REFERENCE, metavar="NAME", help=f"the backend to train with (default {REFERENCE})"
     )
-    _add_device_option(again, "where the backend runs")
-    again.add_argument("--out", default="results", metavar="DIR", help="where the results go (default results/)")
-    again.add_argument(
+    _add_device_option(reproduction, "where the backend runs")
+    reproduction.add_argument("--out", default="results", metavar="DIR", help="where the results go (default results/)")
+    reproduction.add_argument(
         "--readme", metavar="PATH", help="then rewrite the results table in PATH (between its markers) from DIR"
     )
-    _add_data_option(again)
-    again.set_defaults(run=run_reproduce)
+    _add_data_option(reproduction)
+    reproduction.set_defaults(run=run_reproduce)
 
     bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
     _add_spec_options(bench, with_load=False)
@@ -416,7 +416,12 @@ def _each(*callbacks):
     given = [callback for callback in callbacks if callback is not None]
     if not given:
         return None
-    return lambda history, model: [callback(history, model) for callback in given]
+
+    def each(history, model):
+        for callback in given:
+            callback(history, model)
+
+    return each
 
 
 def _finish(args, spec: Spec, history: History, params, start: str, speeds: LayerSpeeds | None = None) -> None:
