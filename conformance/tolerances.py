@@ -63,7 +63,7 @@ def policy_lines() -> list[str]:
             f"{EPOCH_CEILING['float32']:g} (float32)"
         ),
         (
-            "correct counts after one epoch: float64 identical, float32 within "
+            "correct counts after one epoch (or a dropout net's first steps): float64 identical, float32 within "
             f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set"
         ),
     ]
