@@ -90,7 +90,8 @@ class Reproduction:
         book = self.spec.book
         return {
             "preset": self.spec.name,
-            "net": self.spec.network.layout,
+            "net": self.spec.network.layout
+            + (f", {self.spec.data.train_size:,} training images" if self.spec.data.train_size else ""),
             "backend": self.backend,
             "device": self.device,
             "metric": book.metric,
