@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tolerances
+from . import layer_speeds, tolerances
 from .backends import REFERENCE
 from .contract import check_layout
 from .matrix import GRADIENT_TRAINING_SIZE, EnsembleCase, GradientCase, PerceptronCase, TrajectoryCase
@@ -22,6 +22,7 @@ from .training import evaluate, prepare_data
 
 FINITE_DIFFERENCE_STEP = 1e-3
 COORDINATES_PER_ARRAY = 12  # finite differences check this many entries of each W and b
+EVALUATED_AFTER_STEPS = 1000  # validation and test images a dropout net is evaluated on after its first steps
 CONVERGED = 1e-8  # a finite difference is trusted when its truncation and rounding errors are below this
 FINITE_DIFFERENCES = "finite differences"
 TRUTH_TABLE = "truth table"
@@ -317,6 +318,7 @@ class _Run:
     after_step: list
     after_epoch: list | None = None
     correct: dict = field(default_factory=dict)
+    layer_speeds: list | None = None  # ||dC/db^l|| of each hidden layer after the first steps
 
 
 def check_trajectory(
@@ -334,6 +336,10 @@ def check_trajectory(
         name: _run(backend, spec, params, plan, training, splits, _device(name, device), steps, whole_epoch)
         for name, backend in backends.items()
     }
+    if case.layer_speeds:
+        for name, run in runs.items():
+            model = backends[name].Model(spec, run.after_step[-1], _device(name, device))
+            run.layer_speeds = layer_speeds.measure(model, spec, training, len(training))
     sensitivity = {}
     if whole_epoch and REFERENCE in backends:
         sensitivity["rounding_sensitivity"] = rounding_sensitivity(
@@ -364,21 +370,31 @@ def rounding_sensitivity(reference, spec, params, plan, training, reference_run:
 
 
 def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, splits: dict, sensitivity: dict):
-    """Two backends' runs: the first steps, one by one; and, where an epoch was run, its parameters
-    (shown beside the reference's rounding sensitivity) and correct counts."""
+    """Two backends' runs: the first steps, one by one; where an epoch was run, its parameters
+    (shown beside the reference's rounding sensitivity); and the correct counts, after the epoch
+    or, for a net with dropout, after the first steps."""
     pair, run, reference_run = f"{names[0]} vs {names[1]}", runs[names[0]], runs[names[1]]
     per_step = [relative_difference(a, b) for a, b in zip(run.after_step, reference_run.after_step)]
     steps = f"first {len(per_step)} steps"
     results = [
         Result(case.name, steps, pair, case.dtype, max(per_step), tolerances.STEPS[case.dtype], {"per_step": per_step})
     ]
-    if run.after_epoch is None:
+    if run.layer_speeds is not None:
+        speeds = {"layer_speeds": {name: runs[name].layer_speeds for name in names}}
+        value = relative_difference(  # layer by layer: the worst |a - b| / |b| over the hidden layers
+            [(np.array([speed]),) for speed in run.layer_speeds],
+            [(np.array([speed]),) for speed in reference_run.layer_speeds],
+        )
+        results.append(Result(case.name, "layer speeds", pair, case.dtype, value, tolerances.STEPS[case.dtype], speeds))
+    if run.after_epoch is not None:
+        epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
+        bound = tolerances.epoch_bound(case.dtype, sensitivity.get("rounding_sensitivity"))
+        results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, bound, sensitivity))
+    if not run.correct:
         return results
-    epoch = relative_difference(run.after_epoch, reference_run.after_epoch)
-    bound = tolerances.epoch_bound(case.dtype, sensitivity.get("rounding_sensitivity"))
-    results.append(Result(case.name, "one epoch", pair, case.dtype, epoch, bound, sensitivity))
+    evaluated = evaluated_splits(splits, run.after_epoch is not None)
     differences = [abs(run.correct[name] - reference_run.correct[name]) for name in run.correct]
-    allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(splits[name])) for name in run.correct)
+    allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(evaluated[name])) for name in run.correct)
     counts = {"correct": {name: runs[name].correct for name in names}}
     results.append(Result(case.name, "correct counts", pair, case.dtype, max(differences), allowed, counts))
     return results
@@ -397,11 +413,28 @@ def _run(backend, spec, params, plan, training, splits, device, steps, whole_epo
         model = backend.Model(spec, params, device)
         model.train_epoch(data, plan, eta)
         run.after_epoch = _parameters(model, backend, spec)
-        for name in ("validation", "test"):
-            split = splits[name]
-            test_data = prepare_data(backend.asarray, split.images, split.labels, n_classes, dtype, device)
-            run.correct[name] = evaluate(model, test_data, spec.network)[0]
+    if whole_epoch or spec.network.has_dropout:
+        run.correct = correct_counts(backend, model, spec, evaluated_splits(splits, whole_epoch), device)
     return run
+
+
+def evaluated_splits(splits: dict, whole_epoch: bool) -> dict:
+    """The validation and test sets a run is evaluated on: all of them after a whole epoch; after the
+    first steps (a net with dropout, whose inference is not its training), their first images."""
+    return {
+        name: splits[name] if whole_epoch else splits[name].first(EVALUATED_AFTER_STEPS)
+        for name in ("validation", "test")
+    }
+
+
+def correct_counts(backend, model, spec, splits: dict, device) -> dict[str, int]:
+    """The model's correct count on each of `splits`."""
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
+    counts = {}
+    for name, split in splits.items():
+        data = prepare_data(backend.asarray, split.images, split.labels, n_classes, dtype, device)
+        counts[name] = evaluate(model, data, spec.network)[0]
+    return counts
 
 
 def _parameters(model, backend, spec):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import ensemble, fastest, lesson, lesson_html, runs
+from . import ensemble, fastest, lesson, lesson_html, reproduce, runs
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
@@ -24,6 +24,8 @@ from .data import CLASSES, MNIST_SHA256, PIXELS, SHIFTS, SPLIT_SIZES, load_expan
 from .engine import run_conformance
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
+from .layer_speeds import LayerSpeeds
+from .layer_speeds import plot as plot_layer_speeds
 from .presets import load_preset, preset_names
 from .spec import Spec, load_spec, spec_to_toml
 from .streams import Parameters
@@ -97,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.add_argument("--json", metavar="PATH", help="write the run's per-epoch figures as JSON")
     training.add_argument("--plot", metavar="PNG", help="plot accuracy and cost per epoch (needs matplotlib)")
+    training.add_argument(
+        "--layer-speeds",
+        action="store_true",
+        help="record ch. 5's speed of learning, ||dC/db|| of each hidden layer, per epoch (in --json and --plot)",
+    )
     training.add_argument(
         "--overwrite", action="store_true", help="let --save, --json and --plot replace existing files"
     )
@@ -179,10 +186,35 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of the shared streams: parameters, batches, masks (default 0)"
     )
     _add_device_option(conform, f"where the backends other than the reference ({REFERENCE}) run")
+    conform.add_argument(
+        "--explain",
+        action="store_true",
+        help="for every failing check, where the backends part: by layer and array, and the book's equation",
+    )
+    conform.add_argument(
+        "--wide", action="store_true", help="every name in full, however long the lines (default: fit 100 columns)"
+    )
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
     conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     _add_data_option(conform)
     conform.set_defaults(run=run_conform)
+
+    reproduction = commands.add_parser(
+        "reproduce", help="the book's protocol: a preset's best of several seeds, beside the book's figure"
+    )
+    reproduction.add_argument("presets", nargs="*", metavar="PRESET", help="presets to reproduce (`nndl presets`)")
+    reproduction.add_argument("--runs", type=int, default=3, help="runs, one per seed (default 3, as the book)")
+    reproduction.add_argument("--seed", type=int, default=0, help="the first run's seed; the others follow (default 0)")
+    reproduction.add_argument(
+        "--backend", default=REFERENCE, metavar="NAME", help=f"the backend to train with (default {REFERENCE})"
+    )
+    _add_device_option(reproduction, "where the backend runs")
+    reproduction.add_argument("--out", default="results", metavar="DIR", help="where the results go (default results/)")
+    reproduction.add_argument(
+        "--readme", metavar="PATH", help="then rewrite the results table in PATH (between its markers) from DIR"
+    )
+    _add_data_option(reproduction)
+    reproduction.set_defaults(run=run_reproduce)
 
     bench = commands.add_parser("bench", help="epoch time of each backend and of its baselines, in one run")
     _add_spec_options(bench, with_load=False)
@@ -339,8 +371,13 @@ def run_train(args) -> None:
     start = _start_of_run(args, spec, checkpoint, saved)
     splits = splits or _splits(spec, args.data)
     print(_run_header(spec, args, splits, start.note))
-    history, model = _train_run(args, backend, spec, splits, streams, start)
-    _finish(args, spec, history, model.parameters(), start.origin)
+    speeds = None
+    if args.layer_speeds:
+        speeds = LayerSpeeds(spec, splits["training"])
+        initial = start.params if start.params is not None else streams.initial_parameters(spec.network, args.seed)
+        speeds.at_start(backend, initial, start.first_epoch - 1 + len(start.done), args.device)
+    history, model = _train_run(args, backend, spec, splits, streams, start, speeds)
+    _finish(args, spec, history, model.parameters(), start.origin, speeds)
 
 
 def _check_outputs(args, spec: Spec) -> None:
@@ -403,9 +440,9 @@ def _start_of_run(args, spec: Spec, checkpoint, saved) -> _Start:
     return _Start(None, 1, [], "initial parameters from the seed", "")
 
 
-def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
-    """train(), saving the run's state after every epoch when it has a folder; an interruption
-    says what it leaves behind."""
+def _train_run(args, backend, spec: Spec, splits, streams, start: _Start, speeds: LayerSpeeds | None):
+    """train(), saving the run's state after every epoch when it has a folder, and measuring the
+    layers' speeds if asked; an interruption says what it leaves behind."""
     folder = args.checkpoint_dir or args.resume
     recorder = None
     if folder:
@@ -424,7 +461,7 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
             device=args.device,
             streams=streams,
             done=start.done,
-            on_epoch=recorder.save if recorder else None,
+            on_epoch=_each(recorder.save if recorder else None, speeds.on_epoch if speeds else None),
         )
     except KeyboardInterrupt:
         reporter.close_bar()
@@ -432,7 +469,20 @@ def _train_run(args, backend, spec: Spec, splits, streams, start: _Start):
         raise KeyboardInterrupt(left) from None
 
 
-def _finish(args, spec: Spec, history: History, params, start: str) -> None:
+def _each(*callbacks):
+    """One on_epoch callback that calls each of `callbacks` that is not None (or None, if none is)."""
+    given = [callback for callback in callbacks if callback is not None]
+    if not given:
+        return None
+
+    def each(history, model):
+        for callback in given:
+            callback(history, model)
+
+    return each
+
+
+def _finish(args, spec: Spec, history: History, params, start: str, speeds: LayerSpeeds | None = None) -> None:
     """Sum the run up, and write what --save, --json and --plot ask for."""
     print(_summary(spec, history))
     result = {
@@ -444,6 +494,8 @@ def _finish(args, spec: Spec, history: History, params, start: str) -> None:
         "start": start,
         **history.to_dict(),
     }
+    if speeds is not None:
+        result["layer_speeds"] = speeds.to_dict()
     if args.save:
         metadata = {
             "backend": args.backend,
@@ -458,7 +510,7 @@ def _finish(args, spec: Spec, history: History, params, start: str) -> None:
         text = json.dumps(result, indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
     if args.plot:
-        _plot(spec, history.records, Path(args.plot), args.overwrite)
+        _plot(spec, history.records, Path(args.plot), args.overwrite, result.get("layer_speeds"))
 
 
 def run_evaluate(args) -> None:
@@ -548,8 +600,8 @@ def run_conform(args) -> int:
         refuse_to_overwrite(Path(args.json), args.overwrite)
     names = _backend_list(args.backends)
     mnist = load_mnist(args.data, log=_log)
-    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, log=_log)
-    print(conformance_report.table(outcome))
+    outcome = run_conformance(args.mode, names, mnist, args.device, args.case, args.seed, _log, args.explain)
+    print(conformance_report.table(outcome, args.wide))
     if args.json:
         text = json.dumps(conformance_report.to_json(outcome), indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
@@ -565,6 +617,27 @@ def _backend_list(text: str) -> list[str]:
         choices = f"{', '.join(backend_names())}, or a backend module's dotted path"
         raise NndlError(f"--backends {text!r}: {problem}; choose from: {choices}")
     return names
+
+
+def run_reproduce(args) -> None:
+    if not args.presets and not args.readme:
+        raise NndlError("name a preset to reproduce, or --readme PATH to rewrite its results table")
+    if args.runs < 1:
+        raise NndlError("--runs must be at least 1")
+    out = Path(args.out)
+    for name in args.presets:
+        spec = load_preset(name)
+        backend = load_backend(args.backend)
+        backend.resolve_device(args.device)
+        seeds = list(range(args.seed, args.seed + args.runs))
+        result = reproduce.reproduce(spec, backend, args.device, _splits(spec, args.data), seeds, out, _log)
+        print(
+            f"{name}: ours {result.best:.2f}% (seed {result.best_seed}), the book {spec.book.accuracy:.2f}%, "
+            f"mean {result.mean:.2f}%, spread {result.spread:.2f}; written to {out / name}.json and .md"
+        )
+    if args.readme:
+        reproduce.update_readme(Path(args.readme), out)
+        print(f"rewrote the results table in {args.readme} from {out}")
 
 
 def run_bench(args) -> None:
@@ -776,23 +849,28 @@ def _require_matplotlib() -> None:
         raise NndlError("--plot needs matplotlib: pip install 'nndl[plot]'") from None
 
 
-def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool) -> None:
-    """Accuracy and cost per epoch, side by side, like the book's chapter 3 figures."""
+def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool, layer_speeds=None) -> None:
+    """Accuracy and cost per epoch, side by side, like the book's chapter 3 figures; and with
+    --layer-speeds, chapter 5's speed of learning beside them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [r.epoch for r in records]
-    figure, (accuracy, cost) = plt.subplots(1, 2, figsize=(11, 4))
+    panels = 3 if layer_speeds else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
+    accuracy, cost = axes[:2]
     for name in ("training", "validation", "test"):
         accuracy.plot(epochs, [100 * getattr(r, f"{name}_accuracy") for r in records], label=name)
         cost.plot(epochs, [getattr(r, f"{name}_cost") for r in records], label=name)
     accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{spec.name}: accuracy")
     cost.set(xlabel="epoch", ylabel="cost", title=f"{spec.name}: cost")
-    for axes in (accuracy, cost):
-        axes.legend()
-        axes.grid(alpha=0.3)
+    if layer_speeds:
+        plot_layer_speeds(axes[2], layer_speeds)
+    for panel in axes:
+        panel.legend()
+        panel.grid(alpha=0.3)
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=100)

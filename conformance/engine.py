@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from .backends import REFERENCE, load_backend
 from .checks import Result, check_ensemble, check_gradients, check_perceptrons, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
+from .explain import explain_failures
 from .matrix import (
     CHAPTER_1,
     ENSEMBLE_CASES,
@@ -41,6 +42,7 @@ class Outcome:
     device: str
     seed: int
     results: list[Result] = field(default_factory=list)
+    explanations: list[str] = field(default_factory=list)  # with --explain: why each failing check failed
 
     @property
     def failures(self) -> list[Result]:
@@ -80,8 +82,16 @@ def planned_checks(mode: str, case_filter: str = "") -> list[tuple[object, dict]
 
 
 def run_conformance(
-    mode: str, backend_names: list[str], mnist, device: str = "cpu", case_filter: str = "", seed: int = 0, log=print
+    mode: str,
+    backend_names: list[str],
+    mnist,
+    device: str = "cpu",
+    case_filter: str = "",
+    seed: int = 0,
+    log=print,
+    explain: bool = False,
 ) -> Outcome:
+    """Run the planned checks in every available backend; with `explain`, say why each failure failed."""
     if REFERENCE not in backend_names:
         raise NndlError(f"conformance compares against the reference: include {REFERENCE} in --backends")
     planned = planned_checks(mode, case_filter)
@@ -104,4 +114,8 @@ def run_conformance(
             outcome.results += check_trajectory(case, backends, splits, device, steps, whole_epoch, seed)
         else:
             outcome.results += check_gradients(case, backends, mnist.training, device, seed)
+    if explain and outcome.failures:
+        log(f"explaining {len(outcome.failures)} failing checks")
+        cases = {case.name: case for case, _ in planned}
+        outcome.explanations = explain_failures(outcome, cases, backends, splits, device, seed)
     return outcome

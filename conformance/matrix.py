@@ -189,6 +189,7 @@ class TrajectoryCase:
     changes: tuple[tuple[str, object], ...] = ()  # (("training.regularizer", "l1"), ...): spec keys, new values
     label: str = ""
     dtype: str = "float64"
+    layer_speeds: bool = False  # compare ch. 5's speed of learning, ||dC/db^l||, after the first steps too
 
     @property
     def name(self) -> str:
@@ -248,7 +249,7 @@ TRAJECTORY_CASES = [
     TrajectoryCase("ch3-l2-30"),
     TrajectoryCase("ch3-l2-30", (("training.regularizer", "l1"),), label="ch3-l2-30 with L1"),
     TrajectoryCase("ch3-overfit-1000-l2"),
-    TrajectoryCase("ch5-depth-4"),
+    TrajectoryCase("ch5-depth-4", layer_speeds=True),
     TrajectoryCase("ch3-xent-30", DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax"),
     TrajectoryCase("ch1-sigmoid-30", dtype="float32"),
     TrajectoryCase("ch3-l2-30", dtype="float32"),

@@ -73,7 +73,7 @@ def policy_lines() -> list[str]:
         ),
         f"an ensemble's members trained as one vs each alone, after one epoch: <= {STEPS['float64']:g} (float64)",
         (
-            "correct counts after one epoch: float64 identical, float32 within "
+            "correct counts after one epoch (or a dropout net's first steps): float64 identical, float32 within "
             f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set"
         ),
     ]

@@ -89,7 +89,7 @@ def test_conform_runs_a_backend_named_by_its_dotted_path(nndl, tmp_path):
         path = tmp_path / f"{case}.json"
         result = nndl("conform", "--backends", "numpy,tests.toy_backend", "--case", case, "--json", path)
         assert result.code == 0, result.out + result.err
-        assert "toy vs numpy" in result.out and read_json(path)["backends"] == ["numpy", "toy"]
+        assert "toy/numpy" in result.out and read_json(path)["backends"] == ["numpy", "toy"]
         toy = [r for r in read_json(path)["results"] if r["pair"] == "toy vs numpy"]
         assert toy and all(r["passed"] and r["value"] == 0 for r in toy)  # it is the reference
 
@@ -128,8 +128,9 @@ def test_a_module_whose_framework_is_missing_is_skipped_not_failed(nndl, tmp_pat
     monkeypatch.syspath_prepend(str(tmp_path))
     result = nndl("conform", "--backends", "numpy,needs_a_framework", "--case", GRADIENT_CASE)
     assert result.code == 0, result.err
-    assert "needs_a_framework skipped, not failed" in result.out
-    assert "No module named 'no_such_framework_for_nndl'" in result.out
+    out = " ".join(result.out.split())  # the report wraps its lines at 100 columns
+    assert "needs_a_framework skipped, not failed" in out
+    assert "No module named 'no_such_framework_for_nndl'" in out
 
 
 # -- a backend an installed package registers ------------------------------------------------
@@ -165,7 +166,7 @@ def test_an_installed_package_registers_a_backend_through_its_entry_point(tmp_pa
     assert load_backend("my_backend").NAME == "my_backend"
     result = nndl("conform", "--backends", "numpy,my_backend", "--case", GRADIENT_CASE)
     assert result.code == 0, result.err
-    assert "my_backend vs numpy" in result.out and "every backend conforms" in result.out
+    assert "my_backend/numpy" in result.out and "every backend conforms" in result.out
 
 
 def test_a_backend_registered_under_another_name_than_its_own_is_refused(tmp_path, monkeypatch):

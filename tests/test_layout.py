@@ -52,6 +52,9 @@ BACKEND_FREE = [
     "lessons",
     "lesson_html",
     "ensemble",
+    "reproduce",
+    "explain",
+    "layer_speeds",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

@@ -1,0 +1,304 @@
+"""`nndl conform --explain`: for every failing check, where two backends part, and which of the
+book's equations to read again.
+
+Layers are numbered from the input, layer 1 being the first with weights and layer L the output
+layer, as the book's delta^l and W^l are.
+
+- A gradient: the difference broken down by layer and by array (dC/dW, dC/db): the largest
+  absolute difference, the relative one, and how many entries changed sign. The highest layer
+  whose dC/db is off is where the error enters delta (BP3 makes dC/db = delta): BP1 if that is
+  the output layer, else BP2 through the weights of the layer above; the layers below inherit
+  it through BP2. If only dC/dW is off, the biases fine, the suspects are BP4 and the
+  regulariser's term of the gradient.
+- The first steps of training: the first step beyond the bound is replayed from the reference's
+  parameters before it, in both backends. If their gradients differ there, they are explained as
+  above; if not, the step itself is: weights off with the biases fine is the regulariser's step
+  (for L2 the n its weight decay implies), biases off too the SGD update.
+- Correct counts: both backends evaluate the same parameters. If they disagree there, it is
+  inference, which for a net with dropout differs from training by dropout's scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import tolerances
+from .backends import REFERENCE
+from .checks import EVALUATED_AFTER_STEPS, FINITE_DIFFERENCES, Result, first_batch, gradient_check_parameters
+from .matrix import GRADIENT_TRAINING_SIZE
+from .streams import batch_bounds, epoch_plan, initial_parameters
+from .training import prepare_data
+
+OUTPUT_ERRORS = {  # BP1 for each cost, with its output layer's activation
+    "quadratic": "delta^L = (a^L - y) * sigma'(z^L)",
+    "cross_entropy": "delta^L = a^L - y (sigma' cancels)",
+    "log_likelihood": "delta^L = a^L - y (softmax with the log-likelihood)",
+}
+DROPOUT_SCALING = (
+    "training steps agree, evaluation differs: the inference scaling of dropout (ch. 3, 'dropout': "
+    "weights scaled by 1 - p; network3 multiplies W x by 1 - p in a layer whose input had dropout p)"
+)
+
+
+@dataclass(frozen=True)
+class ArrayDifference:
+    """How one array (a gradient's or parameters') of one backend differs from another's."""
+
+    layer: int  # 1 for the first layer with weights
+    array: str  # "dC/dW", "dC/db", "W" or "b"
+    largest: float  # max |a - b| over the entries
+    relative: float  # ||a - b|| / ||b||
+    sign_flips: float  # the share of entries, among those where b != 0, whose sign differs
+    fine: bool  # the relative difference is within the check's bound
+
+    def describe(self) -> str:
+        if self.fine:
+            return f"{self.array} fine"
+        return (
+            f"{self.array} {self.largest:.1e} off (relative {self.relative:.1e}, "
+            f"the sign flipped in {100 * self.sign_flips:.0f}% of entries)"
+        )
+
+
+def array_differences(values, reference_values, bound: float, names=("dC/dW", "dC/db")) -> list[ArrayDifference]:
+    """Each layer's arrays of `values` against `reference_values` (canonical (W, b) pairs)."""
+    differences = []
+    for layer, (pair, reference_pair) in enumerate(zip(values, reference_values), start=1):
+        for name, a, b in zip(names, pair, reference_pair):
+            a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+            gap, size = np.linalg.norm(a - b), np.linalg.norm(b)
+            relative = gap / size if size > 0 else (0.0 if gap == 0 else np.inf)
+            nonzero = b != 0
+            flips = float(np.mean(np.sign(a[nonzero]) != np.sign(b[nonzero]))) if nonzero.any() else 0.0
+            largest = float(np.max(np.abs(a - b))) if a.size else 0.0
+            differences.append(ArrayDifference(layer, name, largest, float(relative), flips, relative <= bound))
+    return differences
+
+
+def layer_lines(differences: list[ArrayDifference], n_layers: int) -> list[str]:
+    """'layer 2: dC/dW 3.1e-02 off (...); dC/db fine', from the output layer down."""
+    lines = []
+    for layer in range(n_layers, 0, -1):
+        arrays = [d for d in differences if d.layer == layer]
+        name = f"layer {layer}{' (output)' if layer == n_layers else ''}"
+        text = "fine" if all(d.fine for d in arrays) else "; ".join(d.describe() for d in arrays)
+        lines.append(f"{name}: {text}")
+    return lines
+
+
+def gradient_culprit(differences: list[ArrayDifference], spec) -> str:
+    """The equation the first wrong gradient comes from (see the module's docstring)."""
+    layers = spec.network.layers
+    n_layers = len(layers)
+    off = [d for d in differences if not d.fine]
+    biases_off = [d.layer for d in off if d.array == "dC/db"]
+    if biases_off:
+        top = max(biases_off)
+        if top == n_layers:
+            return f"the output error is wrong: BP1, {OUTPUT_ERRORS[spec.network.cost]}, and BP3 dC/db^L = delta^L"
+        through = "convolution and pooling" if layers[top].type == "conv" else "weights"
+        inherited = "; the layers below inherit the error through BP2" if any(d.layer < top for d in off) else ""
+        return (
+            f"delta^{top} is the first wrong delta (dC/db^{top} = delta^{top}, BP3): BP2 through layer {top + 1}'s "
+            f"{through}, delta^{top} = ((W^{top + 1})^T delta^{top + 1}) * sigma'(z^{top}){inherited}"
+        )
+    weights_off = ", ".join(str(d.layer) for d in off)
+    regularizer = spec.training.regularizer
+    suspects = "BP4, dC/dW^l = delta^l (a^(l-1))^T"
+    if regularizer != "none":
+        term = "(lambda / n) w" if regularizer == "l2" else "(lambda / n) sgn(w)"
+        suspects += f", or the {regularizer.upper()} term of the gradient, {term} with n the whole training set's size"
+    return f"only dC/dW is off (layer {weights_off}), every dC/db fine: {suspects}"
+
+
+def explain_failures(outcome, cases: dict, backends: dict, splits: dict, device: str, seed: int) -> list[str]:
+    """An explanation, as lines, of every failing check of `outcome`."""
+    lines = []
+    for result in outcome.failures:
+        case = cases[result.case]
+        names = result.pair.split(" vs ")
+        lines.append(f"{result.case} ({result.check}, {result.pair}):")
+        if names[1] == FINITE_DIFFERENCES:
+            found = ["the reference's own gradient disagrees with finite differences: see the JSON's coordinates"]
+        elif result.check == "gradient":
+            found = _explain_gradient(case, [backends[n] for n in names], backends[REFERENCE], splits, device, seed)
+        elif result.check.startswith("first "):
+            found = _explain_steps(
+                result, case, [backends[n] for n in names], backends[REFERENCE], splits, device, seed
+            )
+        elif result.check == "one epoch":
+            found = [_explain_epoch(outcome, result)]
+        elif result.check == "layer speeds":
+            found = [_explain_layer_speeds(outcome, result)]
+        else:
+            found = _explain_counts(outcome, result, case, [backends[n] for n in names], splits, device, seed)
+        lines += [f"  {line}" for line in found]
+    return lines
+
+
+def _steps_agree(outcome, result: Result) -> bool:
+    """Whether the first steps of `result`'s training run agreed in its pair."""
+    return all(
+        other.passed
+        for other in outcome.results
+        if other.case == result.case and other.pair == result.pair and other.check.startswith("first ")
+    )
+
+
+def _explain_epoch(outcome, result: Result) -> str:
+    if not _steps_agree(outcome, result):
+        return "the first steps differ already (explained above): the epoch inherits it"
+    return (
+        "each of the first steps agrees and the epoch does not: a step later in the epoch differs "
+        "(the last, shorter mini-batch: its mean divides by its own size), or rounding grows faster "
+        f"than {tolerances.EPOCH_SENSITIVITY_FACTOR} x the reference's own one-ulp sensitivity"
+    )
+
+
+def _explain_layer_speeds(outcome, result: Result) -> str:
+    if not _steps_agree(outcome, result):
+        return "the first steps differ already (explained above): the speeds, measured after them, inherit it"
+    return (
+        "the parameters after the first steps agree and ||dC/db^l|| does not: the gradient of the mean cost "
+        "of 1,000 images, with no dropout masks, differs (see this net's gradient checks: BP1-BP3)"
+    )
+
+
+def _explain_gradient(case, pair: list, reference, splits: dict, device: str, seed: int) -> list[str]:
+    """The gradients of the check again (its parameters, its batch), array by array."""
+    spec = case.spec()
+    split = splits["training"].first(GRADIENT_TRAINING_SIZE)
+    params = gradient_check_parameters(reference, spec, split, seed)
+    x, y, masks = first_batch(spec, split, seed)
+    grads = [
+        backend.Model(spec, params, _device(backend, device)).gradients(x, y, masks, len(split)) for backend in pair
+    ]
+    differences = array_differences(grads[0], grads[1], tolerances.GRADIENT[case.dtype])
+    return [*layer_lines(differences, len(spec.network.layers)), f"-> {gradient_culprit(differences, spec)}"]
+
+
+def _explain_steps(result: Result, case, pair: list, reference, splits: dict, device: str, seed: int) -> list[str]:
+    """Replay the first step beyond the bound from the reference's parameters before it."""
+    spec = case.spec()
+    training = splits["training"]
+    if spec.data.train_size is not None:
+        training = training.first(spec.data.train_size)
+    per_step = result.detail["per_step"]
+    step = next(k for k, value in enumerate(per_step, start=1) if not value <= result.bound)
+    plan, batch_size = epoch_plan(spec, len(training), 1, seed), spec.training.batch_size
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
+    reference_data = prepare_data(reference.asarray, training.images, training.labels, n_classes, dtype)
+    model = reference.Model(spec, initial_parameters(spec.network, seed))
+    for earlier in range(step - 1):
+        model.train_epoch(reference_data, plan.one_step(earlier, batch_size), spec.training.eta)
+    params = model.parameters()
+    start, stop = batch_bounds(len(plan.order), batch_size)[step - 1]
+    rows = plan.order[start:stop]
+    x, y = np.asarray(training.images[rows], dtype=np.float64), np.eye(n_classes)[training.labels[rows]]
+    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+    lines = [
+        (
+            f"step {step} is the first beyond the bound ({per_step[step - 1]:.1e} > {result.bound:.0e}); "
+            "replayed from the reference's parameters before it, on its mini-batch:"
+        )
+    ]
+    grads = [b.Model(spec, params, _device(b, device)).gradients(x, y, masks, len(training)) for b in pair]
+    differences = array_differences(grads[0], grads[1], tolerances.GRADIENT[case.dtype])
+    if not all(d.fine for d in differences):
+        lines += ["the gradients differ there:", *layer_lines(differences, len(spec.network.layers))]
+        return [*lines, f"-> {gradient_culprit(differences, spec)}"]
+    after = []
+    for backend in pair:
+        data = prepare_data(
+            backend.asarray, training.images, training.labels, n_classes, dtype, _device(backend, device)
+        )
+        stepped = backend.Model(spec, params, _device(backend, device))
+        stepped.train_epoch(data, plan.one_step(step - 1, batch_size), spec.training.eta)
+        after.append(stepped.parameters())
+    differences = array_differences(after[0], after[1], tolerances.STEPS[case.dtype], names=("W", "b"))
+    lines += [
+        f"the gradients agree there (every array within {tolerances.GRADIENT[case.dtype]:g}); the step does not:",
+        *layer_lines(differences, len(spec.network.layers)),
+    ]
+    return [*lines, f"-> {_update_culprit(differences, spec, params, after, len(training))}"]
+
+
+def _update_culprit(differences: list[ArrayDifference], spec, params, after: list, n: int) -> str:
+    """What a step that starts from the same parameters and gradient, and ends elsewhere, got wrong."""
+    training = spec.training
+    if all(d.fine for d in differences):
+        return (
+            "replayed alone, the step agrees: the difference is rounding that grew over the steps "
+            "before it (see how it grows, above)"
+        )
+    if any(not d.fine for d in differences if d.array == "b"):
+        return (
+            "the SGD update itself, biases too: b <- b - eta dC/db and W <- W - eta dC/dW (ch. 1), "
+            "with eta as given and dC/dW, dC/db the mean over the mini-batch (1/m, m the batch's own size)"
+        )
+    implied = _implied_n(params, after, training, n)
+    if implied is None:
+        return "only the weights' step is off, every bias fine: the weights' SGD update, W <- W - eta dC/dW (ch. 1)"
+    step = (
+        "weight decay, w <- (1 - eta lambda / n) w"
+        if training.regularizer == "l2"
+        else "step, w <- w - (eta lambda / n) sgn(w), sgn(0) = 0"
+    )
+    return (
+        f"only the weights' step is off, every bias fine: {training.regularizer.upper()}'s {step} (ch. 3), "
+        f"with n the whole training set's size ({n:,}); this port's step implies n = {implied:.4g}"
+        + (", the mini-batch's size" if np.isclose(implied, training.batch_size, rtol=1e-3) else "")
+    )
+
+
+def _implied_n(params, after: list, training, n: int) -> float | None:
+    """The n of lambda / n that the first backend's regulariser step used, read off layer 1's weights;
+    None without a regulariser, or where the difference is not a regulariser's.
+
+    Both backends start from the same W and agree on its gradient, so if only their regulariser's n
+    differs, their steps differ by W_a - W_b = -eta lambda (1/n_a - 1/n_b) d, with d = W for L2 and
+    sgn(W) for L1: a multiple of d, to rounding. The second backend's n is taken as the right one.
+    """
+    if training.regularizer not in ("l2", "l1"):
+        return None
+    w = params[0][0]
+    direction = w if training.regularizer == "l2" else np.sign(w)
+    gap = after[0][0][0] - after[1][0][0]
+    shift = float(np.sum(gap * direction) / np.sum(direction * direction))
+    if np.linalg.norm(gap - shift * direction) > 1e-6 * np.linalg.norm(gap):
+        return None
+    return 1 / (1 / n - shift / (training.eta * training.lmbda))
+
+
+def _explain_counts(outcome, result: Result, case, pair: list, splits: dict, device: str, seed: int) -> list[str]:
+    """Evaluate the same parameters (the seed's initial ones) in both backends."""
+    spec = case.spec()
+    params = initial_parameters(spec.network, seed)
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
+    split = splits["validation"].first(EVALUATED_AFTER_STEPS)
+    evaluated = []
+    for backend in pair:
+        data = prepare_data(backend.asarray, split.images, split.labels, n_classes, dtype, _device(backend, device))
+        evaluated.append(backend.Model(spec, params, _device(backend, device)).evaluate(data.x, data.labels, data.y))
+    (correct_a, cost_a), (correct_b, cost_b) = evaluated
+    at_same = (
+        f"at the same parameters, on {len(split):,} validation images: {correct_a} and {correct_b} correct, "
+        f"summed cost {cost_a:.6g} and {cost_b:.6g}"
+    )
+    if correct_a == correct_b and abs(cost_a - cost_b) <= tolerances.GRADIENT[case.dtype] * abs(cost_b):
+        return [at_same, "-> evaluation agrees: the parameters differ, see the epoch's figure and its steps"]
+    if spec.network.has_dropout and _steps_agree(outcome, result):
+        return [at_same, f"-> {DROPOUT_SCALING}"]
+    return [
+        at_same,
+        "-> evaluation differs: the forward pass at inference, a^l = sigma(W^l a^(l-1) + b^l) (ch. 1, eq. 25)"
+        + (", with dropout's scaling by 1 - p (ch. 3)" if spec.network.has_dropout else "")
+        + ", or the argmax (the first index wins a tie)",
+    ]
+
+
+def _device(backend, device: str) -> str:
+    """The reference always runs on the CPU; the other backends on the device asked for."""
+    return "cpu" if backend.NAME == REFERENCE else device
