@@ -38,16 +38,18 @@ def correlate_in_scan(x, w):
     """The same correlation, for a training step inside a lax.scan: on the CPU a matrix product (im2col),
     elsewhere `correlate` (a GPU's convolutions are fast in a loop too).
 
-    The kh * kw shifted copies of x are stacked into (m, c kh kw, H' W') columns, and the kernels,
-    flattened to (f, c kh kw), multiply them. Stacking slices (not a gather) keeps jax.grad's
-    transpose cheap: a sum of padded slices. Measured against (m, H', W', c kh kw) columns times
-    the kernels transposed: a quarter less time.
+    The kh * kw shifted copies of x are stacked into one (c kh kw, m H' W') matrix of columns, one
+    column per example and output position, and the kernels, flattened to (f, c kh kw), multiply
+    it: one matrix product for the whole mini-batch. Stacking slices (not a gather) keeps
+    jax.grad's transpose cheap: a sum of padded slices. Measured against columns per example,
+    (m, c kh kw, H' W'): 30% less time for one net, and for an ensemble's vmapped members too.
     """
     if jax.default_backend() != "cpu":
         return correlate(x, w)
     filters, channels, kh, kw = w.shape
     rows, cols = x.shape[2] - kh + 1, x.shape[3] - kw + 1
-    shifted = [x[:, :, p : p + rows, q : q + cols] for p in range(kh) for q in range(kw)]
-    columns = jnp.stack(shifted, axis=2).reshape(len(x), channels * kh * kw, rows * cols)
-    y = jnp.einsum("fk,mkp->mfp", w.reshape(filters, -1), columns, precision=lax.Precision.HIGHEST)
-    return y.reshape(len(x), filters, rows, cols)
+    by_channel = x.transpose(1, 0, 2, 3)  # (c, m, H, W)
+    shifted = [by_channel[:, :, p : p + rows, q : q + cols] for p in range(kh) for q in range(kw)]
+    columns = jnp.stack(shifted, axis=1).reshape(channels * kh * kw, len(x) * rows * cols)
+    y = jnp.dot(w.reshape(filters, -1), columns, precision=lax.Precision.HIGHEST)
+    return y.reshape(filters, len(x), rows, cols).transpose(1, 0, 2, 3)

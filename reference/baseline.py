@@ -90,9 +90,9 @@ def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
                 if l > 0:
                     k = w.shape[2] - 1
                     padded = np.pad(delta_u, ((0, 0), (0, 0), (k, k), (k, k)))
-                    flipped = w[:, :, ::-1, ::-1]
+                    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (channels, filters, kh, kw)
                     shifted = sliding_window_view(padded, w.shape[2:], axis=(2, 3))
-                    delta = np.tensordot(flipped, shifted, axes=((0, 2, 3), (1, 4, 5))).transpose(1, 0, 2, 3)
+                    delta = np.tensordot(flipped, shifted, axes=((1, 2, 3), (1, 4, 5))).transpose(1, 0, 2, 3)
             else:
                 grad_w = delta.T @ layer_input.reshape(len(layer_input), -1)
                 grad_b = delta.sum(axis=0)
@@ -108,22 +108,23 @@ def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
 
 
 def _max_pool(u, size, ties):
-    """Max-pooling's result and the place(s) each window's gradient goes: (m, c, H/s, W/s, s*s) booleans."""
-    m, c, rows, cols = u.shape[0], u.shape[1], u.shape[2] // size, u.shape[3] // size
-    trimmed = u[:, :, : rows * size, : cols * size].reshape(m, c, rows, size, cols, size)
-    windows = trimmed.transpose(0, 1, 2, 4, 3, 5).reshape(m, c, rows, cols, size * size)
-    pooled = windows.max(axis=-1)
+    """Max-pooling's result and where each window's gradient goes: (size * size, m, c, H/s, W/s) booleans,
+    one array per place in the window, row-major (entry (p, q) of every window is u[:, :, p::s, q::s])."""
+    rows, cols = u.shape[2] // size * size, u.shape[3] // size * size
+    windows = np.stack([u[:, :, p:rows:size, q:cols:size] for p in range(size) for q in range(size)])
+    pooled = windows.max(axis=0)
     if ties == "all":
-        return pooled, windows == pooled[..., None]
-    return pooled, np.arange(size * size) == windows.argmax(axis=-1)[..., None]
+        return pooled, windows == pooled
+    return pooled, np.arange(size * size)[:, None, None, None, None] == windows.argmax(axis=0)
 
 
 def _max_unpool(delta, chosen, size, correlation_shape):
     """dC/du from dC/dpooled: each window's gradient where `chosen` says, zeros elsewhere and in a ragged border."""
-    m, c, rows, cols, _ = chosen.shape
-    spread = (chosen * delta[..., None]).reshape(m, c, rows, cols, size, size).transpose(0, 1, 2, 4, 3, 5)
-    delta_u = np.zeros((m, c, *correlation_shape), dtype=delta.dtype)
-    delta_u[:, :, : rows * size, : cols * size] = spread.reshape(m, c, rows * size, cols * size)
+    delta_u = np.zeros((*delta.shape[:2], *correlation_shape), dtype=delta.dtype)
+    rows, cols = delta.shape[2] * size, delta.shape[3] * size
+    for place, goes_here in enumerate(chosen):
+        p, q = divmod(place, size)
+        delta_u[:, :, p:rows:size, q:cols:size] = goes_here * delta
     return delta_u
 
 
