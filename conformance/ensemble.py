@@ -232,34 +232,52 @@ def train_members(
 ) -> list[Parameters]:
     """Each member's parameters after its last epoch, member i from seed seeds[i].
 
-    A member whose run in how.folder (`saved`) is finished is taken from it; one whose run stopped
-    part-way goes on from its last complete epoch, alone, as `nndl train --resume` would; the others
+    A member whose run in how.folder (`saved`) is finished is taken from it; those whose runs stopped
+    part-way go on from their last complete epoch, as one computation where they all stopped at the
+    same epoch and trains_together says so, else alone, as `nndl train --resume` would; the others
     train as one computation where trains_together says so, else one after another. With a folder,
     every member's run is saved there after each of its epochs.
     """
-    params = {}
+    params, part_trained = {}, {}
     for index, run in saved.items():
-        history = runs.finished(run, spec)
-        if history is None:
+        if runs.finished(run, spec) is None:
             how.log(f"member {index + 1} (seed {seeds[index]}): going on after epoch {run.last_saved_epoch}")
-            params[index] = _train_alone(backend, spec, splits, seeds, index, how, run)
+            part_trained[index] = run
         else:
             how.log(f"member {index + 1} (seed {seeds[index]}): trained already, in {run.folder}")
             params[index] = run.params
+    at_one_epoch = len({run.last_saved_epoch for run in part_trained.values()}) == 1
+    if at_one_epoch and trains_together(backend, len(part_trained), how.one_by_one):
+        params.update(_train_as_one(backend, spec, splits, seeds, list(part_trained), how, part_trained))
+    else:
+        params.update(
+            {index: _train_alone(backend, spec, splits, seeds, index, how, run) for index, run in part_trained.items()}
+        )
     fresh = [index for index in range(len(seeds)) if index not in saved]
     if trains_together(backend, len(fresh), how.one_by_one):
-        recorders = [_recorder(backend, spec, seeds[index], how, index) for index in fresh]
-
-        def on_epoch(k, history, model):
-            if recorders[k] is not None:
-                recorders[k].save(history, model)
-
-        reporters = [how.reporter_for(index) for index in fresh]
-        together = train_together(backend, spec, splits, [seeds[i] for i in fresh], reporters, how.device, on_epoch)
-        params.update(zip(fresh, (member_params for _, member_params in together)))
+        params.update(_train_as_one(backend, spec, splits, seeds, fresh, how))
     else:
         params.update({index: _train_alone(backend, spec, splits, seeds, index, how) for index in fresh})
     return [params[index] for index in range(len(seeds))]
+
+
+def _train_as_one(backend, spec: Spec, splits, seeds, indices: list[int], how: Training, saved=None) -> dict:
+    """Members `indices` trained as one computation: from their seeds, or (`saved`, every run at the
+    same epoch) on from their saved runs. Returns {index: parameters}."""
+    resumed = saved is not None
+    recorders = [_recorder(backend, spec, seeds[index], how, index, resumed) for index in indices]
+
+    def on_epoch(k, history, model):
+        if recorders[k] is not None:
+            recorders[k].save(history, model)
+
+    reporters = [how.reporter_for(index) for index in indices]
+    done = [(saved[index].params, saved[index].records) for index in indices] if resumed else None
+    if resumed:
+        how.log(f"members {', '.join(str(index + 1) for index in indices)} go on as one computation")
+    member_seeds = [seeds[index] for index in indices]
+    together = train_together(backend, spec, splits, member_seeds, reporters, how.device, on_epoch, done)
+    return dict(zip(indices, (member_params for _, member_params in together)))
 
 
 def _train_alone(backend, spec: Spec, splits, seeds, index: int, how: Training, run=None) -> Parameters:

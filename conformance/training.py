@@ -224,6 +224,7 @@ def train_together(
     reporters: Sequence[Reporter],
     device: str = "cpu",
     on_epoch: Callable[[int, History, Any], None] | None = None,
+    done: Sequence[tuple[Parameters, Sequence[EpochRecord]]] | None = None,
 ):
     """Train one member per seed as one computation, with the backend's `Ensemble` (conformance.contract).
 
@@ -233,9 +234,15 @@ def train_together(
     member's records time the epoch of all of them together. `on_epoch(i, history, model)` follows
     every complete epoch of member i, `model` holding its parameters (to save its run, say). Returns
     [(History, parameters)], a member's parameters those after its last epoch.
+    Members that go on after an interruption pass `done`: each member's parameters after its
+    epochs so far and their records, every member at the same epoch. They go on together from
+    there, each ending bitwise as its run left alone would (the eta schedules are replayed).
     """
     training = spec.training
-    members = [shared_streams.initial_parameters(spec.network, seed) for seed in seeds]
+    if done is None:
+        members, done_records = [shared_streams.initial_parameters(spec.network, seed) for seed in seeds], []
+    else:
+        members, done_records = [params for params, _ in done], [list(records) for _, records in done]
     ensemble = backend.Ensemble(spec, members, device)
     model = backend.Model(spec, members[0], device)  # evaluates each member in turn
     n_classes = spec.network.layers[-1].size
@@ -245,9 +252,10 @@ def train_together(
     }
     n = len(data["training"])
     n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
-    histories = [History(best_epoch_ties=training.best_epoch_ties) for _ in seeds]
-    schedules = [_Schedule(training) for _ in seeds]
-    for epoch in range(1, training.epochs + 1):
+    histories = [History(list(records), best_epoch_ties=training.best_epoch_ties) for records in done_records]
+    histories = histories or [History(best_epoch_ties=training.best_epoch_ties) for _ in seeds]
+    schedules = [_Schedule.replay(training, history.records) for history in histories]
+    for epoch in range(1 + len(histories[0].records), training.epochs + 1):
         running = [i for i, schedule in enumerate(schedules) if not schedule.stop_reason]
         if not running:
             break

@@ -245,6 +245,9 @@ def test_a_killed_ensemble_goes_on_from_each_members_last_epoch(nndl, tmp_path, 
     result = nndl("ensemble", *two_epochs, "--save-members", folder, "--json", tmp_path / "resumed.json")
     assert result.code == 0, result.err
     assert "member 2 (seed 6): going on after epoch 1" in result.err
+    if backend == "jax":  # both members were saved after epoch 1: they go on as they trained, as one
+        assert "member 1 (seed 5): going on after epoch 1" in result.err
+        assert "members 1, 2 go on as one computation" in result.err
     alone, resumed = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("alone", "resumed"))
     assert resumed["members"] == alone["members"] and resumed["vote"] == alone["vote"]
 
