@@ -106,13 +106,12 @@ def _cnn_scan(params, x, y, batches, eta, lmbda, network):
 
 
 def _correlate(x, w):
-    """The valid cross-correlation as one matrix product of the kernels and the stacked shifted inputs."""
+    """The valid cross-correlation as a matrix product of the kernels and each example's stacked shifted inputs."""
     f, c, kh, kw = w.shape
     rows, cols = x.shape[2] - kh + 1, x.shape[3] - kw + 1
-    by_channel = x.transpose(1, 0, 2, 3)
-    columns = jnp.stack([by_channel[:, :, p : p + rows, q : q + cols] for p in range(kh) for q in range(kw)], axis=1)
-    y = w.reshape(f, -1) @ columns.reshape(c * kh * kw, -1)
-    return y.reshape(f, len(x), rows, cols).transpose(1, 0, 2, 3)
+    columns = jnp.stack([x[:, :, p : p + rows, q : q + cols] for p in range(kh) for q in range(kw)], axis=2)
+    y = jnp.einsum("fk,mkp->mfp", w.reshape(f, -1), columns.reshape(len(x), c * kh * kw, rows * cols))
+    return y.reshape(len(x), f, rows, cols)
 
 
 def _max_pool(u, size):

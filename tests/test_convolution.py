@@ -126,6 +126,17 @@ def test_both_of_jaxs_ways_agree_with_the_reference(jax, way, x_shape, w_shape):
     assert relative(dx, input_gradient(r, w, x.shape)) < 1e-12
 
 
+def test_jaxs_first_layer_correlation_in_a_scan_is_the_references_bitwise(jax):
+    """network3's tie rule sends a window's gradient to every tied maximum: the ties must be the same
+    in every backend. MNIST's plateaus of equal pixels tie windows of a first layer, and those ties
+    survive where its correlations are equal to the last bit (chapter 6's first layer, float64)."""
+    from jax_impl.convolution import correlate_in_scan
+
+    rng = np.random.default_rng(2)
+    x, w = rng.random((10, 1, 28, 28)).round(2), rng.standard_normal((20, 1, 5, 5))
+    assert np.array_equal(np.asarray(jax.jit(correlate_in_scan)(x, w)), correlate(x, w))
+
+
 @pytest.mark.parametrize("backend", ["torch_impl", "jax_impl"])
 def test_the_backends_share_the_references_names_in_its_order(backend):
     names = [name for name in public_definitions(ROOT / "reference" / "convolution.py") if name not in REFERENCE_ONLY]
