@@ -824,8 +824,7 @@ class _ConsoleReporter:
         self.close_bar()
         print(
             f"{self.prefix}epoch {record.epoch:3d}/{last_epoch}: validation {100 * record.validation_accuracy:6.2f}%  "
-            f"test {100 * record.test_accuracy:6.2f}%  training cost {record.training_cost:.4f}  "
-            f"({record.seconds:.2f} s)",
+            f"test {100 * record.test_accuracy:6.2f}%  {_training_cost(record)}({record.seconds:.2f} s)",
             flush=True,
         )
 
@@ -840,6 +839,11 @@ class _ConsoleReporter:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _training_cost(record: EpochRecord) -> str:
+    """'training cost 0.0431  ', or nothing where the spec does not evaluate the training set."""
+    return "" if record.training_cost is None else f"training cost {record.training_cost:.4f}  "
 
 
 def _require_matplotlib() -> None:
@@ -861,7 +865,8 @@ def _plot(spec: Spec, records: list[EpochRecord], path: Path, overwrite: bool, l
     panels = 3 if layer_speeds else 2
     figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
     accuracy, cost = axes[:2]
-    for name in ("training", "validation", "test"):
+    evaluated = ("training", "validation", "test") if spec.training.evaluate_training_set else ("validation", "test")
+    for name in evaluated:
         accuracy.plot(epochs, [100 * getattr(r, f"{name}_accuracy") for r in records], label=name)
         cost.plot(epochs, [getattr(r, f"{name}_cost") for r in records], label=name)
     accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{spec.name}: accuracy")

@@ -36,7 +36,9 @@ from the book's programs it says so here, and a preset reproduces the book:
   0.5 lambda_3 ||W||^2 / (number of mini-batches), is network2's with lambda = lambda_3 m: the
   chapter 6 presets carry the converted value. network3 does not shuffle and drops a remainder
   that does not fill a mini-batch (`drop_last`), and reports the test accuracy at the *later* of
-  two epochs that tie on validation accuracy (`best_epoch_ties = "last"`).
+  two epochs that tie on validation accuracy (`best_epoch_ties = "last"`). It evaluates the
+  validation and test sets after each epoch, not the training set (`evaluate_training_set =
+  false`: on the 250,000 expanded images that takes longer than the epoch's training in JAX).
 - Early stopping and the learning-rate schedule (exercises in the book's chapter 3) watch the
   validation accuracy. The schedule halves eta after `halve_eta_patience` epochs without a
   new best and stops once eta has fallen to eta_0 / 128.
@@ -254,6 +256,7 @@ class Training:
     dtype: str = "float64"
     drop_last: bool = False  # leave out a last mini-batch that would be short (network3)
     best_epoch_ties: str = "first"  # the best validation epoch, on a tie: first | last (network3's)
+    evaluate_training_set: bool = True  # its accuracy and cost after every epoch (network3 skips them)
 
     def examples_per_epoch(self, n: int) -> int:
         """How many of the n training examples an epoch visits: all, or with drop_last the whole mini-batches'."""
@@ -499,6 +502,9 @@ class _SpecReader:
             drop_last=self.boolean(tree, "drop_last", "training.drop_last", default=False),
             best_epoch_ties=self.choice(
                 tree, "best_epoch_ties", "training.best_epoch_ties", BEST_EPOCH_TIES, default="first"
+            ),
+            evaluate_training_set=self.boolean(
+                tree, "evaluate_training_set", "training.evaluate_training_set", default=True
             ),
         )
 

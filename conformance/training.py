@@ -101,8 +101,8 @@ class EpochRecord:
     eta: float
     seconds: float  # training only; evaluation is timed apart
     evaluation_seconds: float
-    training_cost: float
-    training_accuracy: float
+    training_cost: float | None  # None where the spec does not evaluate the training set
+    training_accuracy: float | None
     validation_cost: float
     validation_accuracy: float
     validation_correct: int
@@ -304,13 +304,16 @@ def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | Non
 
 def _record(model, spec, sets, data, epoch, eta, seconds, n_steps) -> EpochRecord:
     started = time.perf_counter()
-    results = {name: evaluate(model, dataset, spec.network) for name, dataset in sets.items()}
-    training_cost = results["training"][1]
-    if not np.isfinite(training_cost):
+    evaluated = {
+        name: dataset for name, dataset in sets.items() if name != "training" or spec.training.evaluate_training_set
+    }
+    results = {name: evaluate(model, dataset, spec.network) for name, dataset in evaluated.items()}
+    training_cost = results["training"][1] if "training" in results else None
+    if training_cost is not None and not np.isfinite(training_cost):
         raise DivergenceError(epoch, n_steps, eta, what="training cost")
 
     def accuracy(name):
-        return results[name][0] / len(data[name])
+        return results[name][0] / len(data[name]) if name in results else None
 
     return EpochRecord(
         epoch=epoch,

@@ -40,6 +40,29 @@ def test_the_same_seed_gives_bitwise_the_same_run(mnist):
     assert [r.training_cost for r in other.records] != [r.training_cost for r in history_a.records]
 
 
+def test_a_spec_that_skips_the_training_set_evaluates_only_validation_and_test(mnist, monkeypatch, nndl):
+    """network3's protocol: the ch6 presets evaluate the validation and test sets after each epoch, not
+    the training set; the run is the same, its records say None for the training set."""
+    spec = load_preset("ch3-l2-30").with_changes("training", epochs=1)
+    skipping = spec.with_changes("training", epochs=1, evaluate_training_set=False)
+    evaluated_sizes = []
+    evaluate = reference.Model.evaluate
+    monkeypatch.setattr(
+        reference.Model, "evaluate", lambda self, x, *rest: evaluated_sizes.append(len(x)) or evaluate(self, x, *rest)
+    )
+    (full, _), (skipped, _) = (train(reference, s, splits(mnist, 500), seed=3) for s in (spec, skipping))
+    assert sum(evaluated_sizes) == 2 * 20_000 + 500  # validation and test in both runs, training once
+    record = skipped.records[0]
+    assert record.training_cost is None and record.training_accuracy is None
+    assert (record.validation_correct, record.test_correct) == (
+        full.records[0].validation_correct,
+        full.records[0].test_correct,
+    )
+    assert all(load_preset(name).training.evaluate_training_set is False for name in ("ch6-conv2-relu", "ch6-dropout"))
+    result = nndl("train", "--preset", "ch6-fc100-sigmoid", "--epochs", "1", "--train-size", "200", "--quiet")
+    assert result.code == 0 and "validation" in result.out and "training cost" not in result.out
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 @pytest.mark.parametrize("cost", ["quadratic", "cross_entropy", "log_likelihood"])
 def test_the_books_per_example_algorithm_gives_the_same_gradients(cost, dropout):
