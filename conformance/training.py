@@ -186,11 +186,7 @@ def train(
     if initial is None:
         initial = streams.initial_parameters(spec.network, seed)
     model = backend.Model(spec, initial, device)
-    n_classes = spec.network.layers[-1].size
-    sets = {
-        name: prepare_data(backend.asarray, split.images, split.labels, n_classes, training.dtype, device)
-        for name, split in data.items()
-    }
+    sets = _prepare_splits(backend, spec, data, device)
     n = len(data["training"])
     n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
     history = History(list(done), best_epoch_ties=training.best_epoch_ties)
@@ -245,11 +241,7 @@ def train_together(
         members, done_records = [params for params, _ in done], [list(records) for _, records in done]
     ensemble = backend.Ensemble(spec, members, device)
     model = backend.Model(spec, members[0], device)  # evaluates each member in turn
-    n_classes = spec.network.layers[-1].size
-    sets = {
-        name: prepare_data(backend.asarray, split.images, split.labels, n_classes, training.dtype, device)
-        for name, split in data.items()
-    }
+    sets = _prepare_splits(backend, spec, data, device)
     n = len(data["training"])
     n_steps = len(batch_bounds(training.examples_per_epoch(n), training.batch_size))
     histories = [History(list(records), best_epoch_ties=training.best_epoch_ties) for records in done_records]
@@ -294,6 +286,15 @@ def train_together(
 def member_diverged(error: DivergenceError, member: int, seed: int) -> DivergenceError:
     """The error of an ensemble's member `member` (0 for the first) that diverged, naming it."""
     return DivergenceError(error.epoch, error.step, error.eta, f"{error.what} of member {member + 1} (seed {seed})")
+
+
+def _prepare_splits(backend, spec: Spec, data, device: str) -> dict[str, Dataset]:
+    """Each split (training, validation, test) in the backend's arrays on `device`."""
+    n_classes = spec.network.layers[-1].size
+    return {
+        name: prepare_data(backend.asarray, split.images, split.labels, n_classes, spec.training.dtype, device)
+        for name, split in data.items()
+    }
 
 
 def stop_reason(training: Training, records: Sequence[EpochRecord]) -> str | None:

@@ -46,12 +46,7 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
         else:  # the cross-entropy from z, as torch_impl.costs computes it: softplus(z) - y z
             per_example = torch.sum(torch.logaddexp(torch.zeros_like(z), z) - targets * z, dim=1)
         grads = torch.autograd.grad(torch.mean(per_example), leaves)
-        with torch.no_grad():
-            for (w, b), grad_w, grad_b in zip(params, grads[0::2], grads[1::2]):
-                if decay != 1.0:
-                    w.mul_(decay)
-                w.sub_(grad_w, alpha=eta)
-                b.sub_(grad_b, alpha=eta)
+        _update(params, grads, eta, decay)
 
 
 def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
@@ -78,12 +73,7 @@ def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
                 a = activations[layer.activation](z)
         log_likelihood = -torch.sum(targets * F.log_softmax(z, dim=1), dim=1)  # eq. 80, from z
         grads = torch.autograd.grad(torch.mean(log_likelihood), leaves)
-        with torch.no_grad():
-            for (w, b), grad_w, grad_b in zip(params, grads[0::2], grads[1::2]):
-                if decay != 1.0:
-                    w.mul_(decay)
-                w.sub_(grad_w, alpha=eta)
-                b.sub_(grad_b, alpha=eta)
+        _update(params, grads, eta, decay)
 
 
 def _max_pool_to_all_ties(u, size):
@@ -98,6 +88,16 @@ def _max_pool_to_all_ties(u, size):
     kept = u[:, :, :rows, :cols]
     chosen = kept.detach() == spread
     return pooled + F.avg_pool2d(chosen * (kept - kept.detach()), size, divisor_override=1)
+
+
+def _update(params, grads, eta, decay):
+    """w <- decay w - eta dC/dw and b <- b - eta dC/db in place, grads being autograd's (W, b, W, b, ...)."""
+    with torch.no_grad():
+        for (w, b), grad_w, grad_b in zip(params, grads[0::2], grads[1::2]):
+            if decay != 1.0:
+                w.mul_(decay)
+            w.sub_(grad_w, alpha=eta)
+            b.sub_(grad_b, alpha=eta)
 
 
 def synchronize(device, results):
