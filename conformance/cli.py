@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
         "--save-members",
         metavar="DIR",
         help="save each member's run in DIR/member-1, member-2, ... after every epoch (as --checkpoint-dir); "
-        "run again, a finished member is loaded and a part-trained one goes on from its last epoch",
+        "run again, a finished member is loaded and part-trained ones go on from their last epoch",
     )
     vote.add_argument(
         "--one-by-one",

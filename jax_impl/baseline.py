@@ -36,12 +36,18 @@ def bare_epoch(params, x, y, order, batch_size, eta, cost, lmbda=0.0):
     jax.grad's (BP1-BP4); the update is w <- (1 - eta lambda / n) w - eta dC/dw and b <- b - eta dC/db,
     with n = len(x). The whole mini-batches are one scan; a last, shorter one is one more step.
     """
-    n_whole = len(order) // batch_size * batch_size
-    whole_batches = order[:n_whole].reshape(-1, batch_size)
-    params = _scan(params, x, y, whole_batches, eta, lmbda, cost)
-    if n_whole < len(order):
-        params = _scan(params, x, y, order[n_whole:][None, :], eta, lmbda, cost)
+    for batches in _scanned_batches(order, batch_size):
+        params = _scan(params, x, y, batches, eta, lmbda, cost)
     return params
+
+
+def _scanned_batches(order, batch_size):
+    """The order as the rows of the whole mini-batches, then, if there is one, the last, shorter batch
+    as a scan of one step."""
+    n_whole = len(order) // batch_size * batch_size
+    yield order[:n_whole].reshape(-1, batch_size)
+    if n_whole < len(order):
+        yield order[n_whole:][None, :]
 
 
 @partial(jax.jit, static_argnums=6)
@@ -73,10 +79,8 @@ def bare_cnn_epoch(params, x, y, order, batch_size, eta, network, lmbda=0.0):
     activation. The gradient is jax.grad's; the update is that of bare_epoch. The whole mini-batches
     are one scan; a last, shorter one is one more step.
     """
-    n_whole = len(order) // batch_size * batch_size
-    params = _cnn_scan(params, x, y, order[:n_whole].reshape(-1, batch_size), eta, lmbda, network)
-    if n_whole < len(order):
-        params = _cnn_scan(params, x, y, order[n_whole:][None, :], eta, lmbda, network)
+    for batches in _scanned_batches(order, batch_size):
+        params = _cnn_scan(params, x, y, batches, eta, lmbda, network)
     return params
 
 
