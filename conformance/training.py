@@ -258,8 +258,9 @@ def train_together(
             reporters[i].epoch_started(epoch, n_steps)
         started = time.perf_counter()
         ensemble.train_epoch(sets["training"], plans, etas)
+        trained = ensemble.parameters()  # waits for the epoch: a backend may return before it is done
         seconds = time.perf_counter() - started
-        for i, params in enumerate(ensemble.parameters()):
+        for i, params in enumerate(trained):
             if i not in running:
                 continue
             try:

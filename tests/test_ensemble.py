@@ -2,6 +2,7 @@
 computation, members from checkpoints of any backend, and the one-line errors."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from conformance.errors import NndlError
 from conformance.matrix import ENSEMBLE_CASES
 from conformance.spec import Spec
 from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import prepare_data, train
+from conformance.training import prepare_data, train, train_together
 from tests.cli_support import DIVERGING_SPEC, assert_one_line_error, forbid_training
 
 pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
@@ -338,3 +339,36 @@ def test_a_diverging_member_is_named_with_its_step(nndl, tmp_path, backend):
         result, "diverged: NaN or inf in the parameters of member 1 (seed 0) at epoch 1, step", "--eta 1e+199"
     )
     assert not plot.exists()
+
+
+class QuietReporter:
+    def epoch_started(self, epoch, n_steps): ...
+    def step(self): ...
+    def epoch_finished(self, record, last_epoch): ...
+    def note(self, message): ...
+
+
+def test_a_members_epoch_time_waits_for_an_ensemble_that_returns_early(mnist, monkeypatch):
+    """JAX dispatches an epoch and returns before it is done; a record must time the work, not the call."""
+    backend = load_backend("torch")
+    still_running, epoch_seconds = 0.3, []
+
+    class ReturnsEarly(backend.Ensemble):
+        def train_epoch(self, data, plans, etas):
+            called = time.perf_counter()
+            super().train_epoch(data, plans, etas)
+            self.done_at = time.perf_counter() + still_running  # as if the work went on after the call
+            epoch_seconds.append(self.done_at - called)
+
+        def parameters(self):
+            time.sleep(max(0.0, getattr(self, "done_at", 0.0) - time.perf_counter()))
+            return super().parameters()
+
+    monkeypatch.setattr(backend, "Ensemble", ReturnsEarly)
+    splits = {
+        "training": mnist.training.first(20),
+        "validation": mnist.validation.first(20),
+        "test": mnist.test.first(20),
+    }
+    together = train_together(backend, small_conv_spec(), splits, [0, 1], [QuietReporter(), QuietReporter()])
+    assert all(history.records[0].seconds >= epoch_seconds[0] for history, _ in together)
