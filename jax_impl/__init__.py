@@ -9,9 +9,17 @@ if anything turns x64 off again.
 Its module-level names are the backend contract (conformance/contract.py).
 """
 
+import os
+
 import jax
 
 jax.config.update("jax_enable_x64", True)  # before the imports below, so before any array is made
+
+_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+try:  # one CPU device per core, so that an Ensemble's groups of members run side by side (train.py)
+    jax.config.update("jax_num_cpu_devices", _cores)
+except RuntimeError:  # JAX ran before jax_impl was imported: its devices stay as they are
+    pass
 
 from . import perceptron
 from .baseline import bench_rows, synchronize

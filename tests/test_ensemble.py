@@ -78,7 +78,7 @@ def test_dense_members_trained_as_one_equal_each_member_alone(mnist, backend, la
     Measured: JAX's members bitwise, torch's within 1.3e-16."""
     splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
     [result] = check_ensemble(ENSEMBLE_CASES[0], {backend: load_backend(backend)}, splits, "cpu")
-    assert len(result.detail["per_member"]) == 3
+    assert len(result.detail["per_member"]) == 4
     assert max(result.detail["per_member"]) <= largest
     assert result.passed
 
@@ -129,6 +129,20 @@ def test_conv_members_sharing_an_order_trained_as_one_equal_each_alone_within_ro
     differences = [largest_difference(a, b) for a, b in zip(together, alone)]
     assert max(differences) < 1e-14  # measured: a few ulps (a vmapped convolution is a grouped one)
     assert largest_difference(together[0], together[1]) > 0.1  # two members, not one twice
+
+
+def test_jax_splits_the_members_into_groups_of_two_or_more_one_per_core():
+    """Groups run side by side, one per CPU device; jax_impl makes one device per core."""
+    import jax
+
+    from jax_impl.train import _member_groups
+
+    cpu = jax.devices("cpu")
+    groups = {k: [indices for _, indices in _member_groups(k, cpu[0])] for k in (1, 2, 3, 4, 5)}
+    assert [[i for group in groups[k] for i in group] for k in groups] == [list(range(k)) for k in groups]
+    assert all(len(group) >= 2 for k in (2, 3, 4, 5) for group in groups[k])
+    assert len(groups[5]) == min(2, len(cpu))  # 2 cores: members 1-3 on one, 4-5 on the other
+    assert [place for place, _ in _member_groups(5, cpu[0])] == cpu[: len(groups[5])]
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
