@@ -99,8 +99,8 @@ class Ensemble:
 
     On a CPU the members are split into one group per core, each group one vmapped call on its own
     CPU device (jax_impl/__init__.py makes one per core), the groups side by side in threads. XLA
-    runs one call's small operations on one core: five members in one call took 3.5-3.9 times one
-    member's epoch on 2 cores, and as groups of three and two 2.8 times (README, Speed).
+    runs one call's small operations on one core: on 2 cores, five members in one call took 3.6-3.7
+    times one member's epoch, and as groups of three and two 2.7-3.0 times (README, Ensembles).
     """
 
     def __init__(self, spec, members, device="cpu"):
