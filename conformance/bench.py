@@ -308,7 +308,12 @@ def fastest_line(spec: Spec, rows: list[Row], device: str) -> str:
 
 
 def to_json(
-    spec: Spec, rows: list[Row], device: str = "cpu", n_examples: int | None = None, whole: int | None = None
+    spec: Spec,
+    rows: list[Row],
+    device: str = "cpu",
+    n_examples: int | None = None,
+    whole: int | None = None,
+    ran_on: dict | None = None,
 ) -> dict:
     scale = whole / n_examples if whole and n_examples else 1.0
     return {
@@ -318,6 +323,7 @@ def to_json(
         "device": device,
         "examples": n_examples,
         "whole_epoch_examples": whole,
+        "ran_on": ran_on,  # conformance.environment.describe: versions, processor, threads
         "rows": [
             {
                 "name": row.name,

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import bench as benchmark
-from . import ensemble, fastest, lesson, lesson_html, reproduce, runs
+from . import ensemble, environment, fastest, lesson, lesson_html, reproduce, runs
 from . import report as conformance_report
 from . import streams as shared_streams
 from .backends import REFERENCE, backend_names, devices, is_backend, load_backend
 from .checkpoint import check_parameters, check_savable, load_checkpoint, save_checkpoint
 from .data import CLASSES, MNIST_SHA256, PIXELS, SHIFTS, SPLIT_SIZES, load_expanded_training, load_mnist
-from .engine import run_conformance
+from .engine import available_backends, run_conformance
 from .errors import NndlError, SpecError
 from .files import refuse_to_overwrite, write_atomically
 from .layer_speeds import LayerSpeeds
@@ -492,6 +492,7 @@ def _finish(args, spec: Spec, history: History, params, start: str, speeds: Laye
         "seed": args.seed,
         "rng": args.rng,
         "start": start,
+        "ran_on": environment.describe({args.backend: load_backend(args.backend)}, args.device),
         **history.to_dict(),
     }
     if speeds is not None:
@@ -664,7 +665,9 @@ def run_bench(args) -> None:
     whole = SPLIT_SIZES["training"] * (1 + len(SHIFTS) if spec.data.expanded else 1)
     print(benchmark.report(spec, rows, len(training_split), args.repeat, args.device, whole))
     if args.json:
-        text = json.dumps(benchmark.to_json(spec, rows, args.device, len(training_split), whole), indent=2)
+        ran_on = environment.describe(available_backends(backends, lambda _: None)[0], args.device)
+        record = benchmark.to_json(spec, rows, args.device, len(training_split), whole, ran_on)
+        text = json.dumps(record, indent=2)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import environment
 from .backends import REFERENCE, load_backend
 from .checks import Result, check_ensemble, check_gradients, check_perceptrons, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
@@ -41,6 +42,7 @@ class Outcome:
     skipped: dict[str, str]  # backend -> why it did not run
     device: str
     seed: int
+    ran_on: dict = field(default_factory=dict)  # conformance.environment.describe: versions, processor, threads
     results: list[Result] = field(default_factory=list)
     explanations: list[str] = field(default_factory=list)  # with --explain: why each failing check failed
 
@@ -101,7 +103,7 @@ def run_conformance(
     for name, backend in backends.items():
         if name != REFERENCE:
             backend.resolve_device(device)
-    outcome = Outcome(mode, list(backends), skipped, device, seed)
+    outcome = Outcome(mode, list(backends), skipped, device, seed, environment.describe(backends, device))
     splits = {"training": mnist.training, "validation": mnist.validation, "test": mnist.test}
     for number, (case, how) in enumerate(planned, start=1):
         log(f"[{number}/{len(planned)}] {case.name}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from . import tolerances
+from . import environment, tolerances
 from .checks import FINITE_DIFFERENCES, PERCEPTRON_OUTPUTS
 from .engine import Outcome
 from .presets import preset_names
@@ -204,6 +204,8 @@ def _heading(outcome: Outcome) -> str:
         f"nndl conform --{outcome.mode}: backends {', '.join(outcome.backends)} "
         f"(device {outcome.device}, seed {outcome.seed})"
     )
+    if outcome.ran_on:
+        line += "\n" + environment.summary(outcome.ran_on)
     for name, why in outcome.skipped.items():
         line += f"\n  {name} skipped, not failed: {why}"
     return line
@@ -226,17 +228,15 @@ def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
     for result in outcome.results:
         if "per_step" not in result.detail:
             continue
-        per_step = result.detail["per_step"]
+        per_step = result.detail.get("free_running", result.detail["per_step"])
         points = [f"step {k} {per_step[k - 1]:.1e}" for k in GROWTH_STEPS if k <= len(per_step)]
         if (result.case, result.pair) in epochs:
             epoch = epochs[result.case, result.pair]
             point = f"epoch {epoch.value:.1e}"
             if "rounding_sensitivity" in epoch.detail:
-                moved = epoch.detail["rounding_sensitivity"]
-                point += (
-                    f" (the reference against itself with its initial weights moved 1 ulp: {moved:.1e}; "
-                    f"bound {epoch.bound:.1e})"
-                )
+                moved, runs = epoch.detail["rounding_sensitivity"], len(epoch.detail.get("perturbed_runs", ()))
+                how = f"the most of {runs} runs moved 1 ulp" if runs > 1 else "its initial weights moved 1 ulp"
+                point += f" (the reference against itself, {how}: {moved:.1e}; bound {epoch.bound:.1e})"
             points.append(point)
         case, pair = (short_case(result.case), short_pair(result.pair)) if short else (result.case, result.pair)
         lines.append(f"  {case}, {pair}: " + ", ".join(points))
@@ -268,6 +268,7 @@ def to_json(outcome: Outcome) -> dict:
         "skipped": outcome.skipped,
         "device": outcome.device,
         "seed": outcome.seed,
+        "ran_on": outcome.ran_on,
         "policy": tolerances.policy_lines(),
         "checks": len(outcome.results),
         "failed": len(outcome.failures),

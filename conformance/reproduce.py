@@ -17,11 +17,13 @@ marker comments (`update_readme`), never typed by hand.
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import environment
 from .errors import NndlError
 from .files import write_atomically
 from .presets import preset_names
@@ -46,15 +48,16 @@ def book_metric(spec: Spec, run: dict) -> float:
     return 100 * max(epoch[metric] for epoch in run["epochs"])
 
 
-def run_record(spec: Spec, backend: str, device: str, seed: int, history: History) -> dict:
+def run_record(spec: Spec, backend, device: str, seed: int, history: History) -> dict:
     """One run as `nndl train --json` writes it (shared streams, from the seed's initial draw)."""
     return {
         "spec": spec.to_dict(),
-        "backend": backend,
+        "backend": backend.NAME,
         "device": device,
         "seed": seed,
         "rng": "shared",
         "start": f"initial parameters of seed {seed}",
+        "ran_on": environment.describe({backend.NAME: backend}, device),
         **history.to_dict(),
     }
 
@@ -68,6 +71,7 @@ class Reproduction:
     device: str
     seeds: list[int]
     figures: list[float]  # the book's metric of each run, in percent, in the order of `seeds`
+    ran_on: list[dict | None] = field(default_factory=list)  # each run's record of what it ran on (None: not kept)
 
     @property
     def best(self) -> float:
@@ -102,7 +106,10 @@ class Reproduction:
             "best_seed": self.best_seed,
             "mean": self.mean,
             "spread": self.spread,
-            "runs": [{"seed": seed, "figure": figure} for seed, figure in zip(self.seeds, self.figures)],
+            "runs": [
+                {"seed": seed, "figure": figure, "ran_on": ran_on}
+                for seed, figure, ran_on in itertools.zip_longest(self.seeds, self.figures, self.ran_on)
+            ],
         }
 
 
@@ -110,12 +117,13 @@ def reproduce(spec: Spec, backend, device: str, splits: dict, seeds: list[int], 
     """Train (or read back) one run per seed, and write PRESET.json and PRESET.md in `folder`."""
     if spec.book is None:
         raise NndlError(f"{spec.name}: the spec has no [book] figure to reproduce")
-    figures = []
+    figures, ran_on = [], []
     for seed in seeds:
         run = _run(spec, backend, device, splits, seed, folder / "runs" / f"{spec.name}-seed{seed}.json", log)
         figures.append(book_metric(spec, run))
+        ran_on.append(run.get("ran_on"))  # runs recorded before records said what they ran on have none
         log(f"{spec.name} seed {seed}: {figures[-1]:.2f}% ({METRIC_NAMES[spec.book.metric]})")
-    result = Reproduction(spec, backend.NAME, device, seeds, figures)
+    result = Reproduction(spec, backend.NAME, device, seeds, figures, ran_on)
     summary = result.to_dict()
     _write(folder / f"{spec.name}.json", json.dumps(summary, indent=2) + "\n")
     _write(folder / f"{spec.name}.md", markdown(summary) + "\n")
@@ -132,7 +140,7 @@ def _run(spec: Spec, backend, device: str, splits: dict, seed: int, path: Path, 
         return run
     log(f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend.NAME})")
     history, _ = train(backend, spec, splits, seed, device=device)
-    run = run_record(spec, backend.NAME, device, seed, history)
+    run = run_record(spec, backend, device, seed, history)
     _write(path, json.dumps(run, indent=2))
     return run
 

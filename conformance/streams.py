@@ -8,6 +8,10 @@ drawing epochs 1..k-1 first:
 - each epoch's order of the training examples;
 - each epoch's dropout masks, one row per example in that epoch's order.
 
+A fourth stream is the reference's alone: the directions in which conformance moves its
+parameters by one ulp after every step, to measure its own sensitivity to rounding in float32
+(conformance.checks.rounding_sensitivity). No backend sees it.
+
 Every backend receives these as NumPy arrays; none of them draws for itself on the
 conformance path. PCG64 seeded through a SeedSequence gives the same bits on every machine.
 """
@@ -20,7 +24,7 @@ import numpy as np
 
 from .spec import Network, Spec
 
-INIT_STREAM, ORDER_STREAM, DROPOUT_STREAM = 0, 1, 2
+INIT_STREAM, ORDER_STREAM, DROPOUT_STREAM, DITHER_STREAM = 0, 1, 2, 3
 MASK_CHUNK_DRAWS = 1 << 22  # uniforms drawn at once for a dropout mask: 32 MB of float64
 
 Parameters = list[tuple[np.ndarray, np.ndarray]]  # [(W, b), ...] layer by layer
@@ -85,6 +89,12 @@ def _keep_mask(rng: np.random.Generator, shape: tuple[int, ...], dropout: float)
         chunk = rows[start : start + rows_per_draw]
         np.greater_equal(rng.random(chunk.shape), dropout, out=chunk)
     return mask
+
+
+def dither_generator(seed: int, run: int) -> np.random.Generator:
+    """The generator of the reference's dithered run `run` (0 for the first): which way each
+    parameter moves by one ulp after each step."""
+    return _generator(seed, DITHER_STREAM, run)
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,26 @@ single elements, because an element near zero turns any rounding into a large ra
   conv members come out bitwise equal, torch's dense members within 9e-17; with ch6-conv2-relu's
   20 and 40 filters, JAX's within 1.2e-15.
 - float32 has its own, looser bounds: 1e-3 for gradients (a saturated sigmoid's 1 - a keeps few
-  of float32's 24 bits), 1e-4 for the first steps, and correct counts after an epoch within 1
-  percent of the set (100 of MNIST's 10,000): the chapter 1 run in float32 moves its own test
-  count by 49 to 57 when its initial weights move by one ulp. The report shows how the
-  difference grows from step to step; it is not hidden behind the bound.
+  of float32's 24 bits), 1e-4 for each of the first steps, and correct counts within 1 percent
+  of the set (100 of MNIST's 10,000).
+- float32 training, measured (README, Conformance): a chapter 6 net in float32 meets max-pool
+  windows whose two largest entries are a few ulps apart (at step 44 of the 2,000-image
+  ch6-conv2-relu run, 2.4e-7 apart at 0.25, 8 ulps). Which is the maximum is then decided by
+  the order in which a convolution sums, not by the spec: torch's oneDNN kernels pick the other
+  entry, the gradient goes to another place, and from there the free-running runs part (6e-7 at
+  step 43, 2.2e-5 at 44, 2.6e-2 at 100, 6e-2 after the epoch, 118 correct counts apart). The
+  reference does the same to itself: moved by one ulp, its own run parts by up to 4e-2 within
+  the same 100 steps and 182 counts after the epoch, or not at all, by chance of which near ties
+  it meets (with OMP_NUM_THREADS=1 neither one-ulp move met one). So in float32:
+  - each of the first steps is taken from the reference's parameters before it, so that one
+    step's rounding cannot grow through the next ones, and held to 1e-4 (the free-running
+    steps are still shown, to see how the difference grows);
+  - the correct counts are those of the reference's parameters after the epoch, evaluated by
+    each backend, within 1 percent of the set (each backend's own counts are in the JSON);
+  - the epoch's yardstick is the largest move of several perturbed runs of the reference: its
+    initial weights moved one ulp up and one down, and DITHERED_RUNS runs with every parameter
+    moved one ulp up or down (drawn from the seed) after every step, as a backend that rounds
+    differently at every step would.
 """
 
 from __future__ import annotations
@@ -45,6 +61,7 @@ GRADIENT = {"float64": 1e-10, "float32": 1e-3}
 FINITE_DIFFERENCES = 1e-7  # float64 only: finite differences in float32 measure rounding, not gradients
 STEPS = {"float64": 1e-12, "float32": 1e-4}
 EPOCH_SENSITIVITY_FACTOR = 20  # times the reference's own one-ulp rounding sensitivity
+DITHERED_RUNS = 4  # float32: the reference's runs moved one ulp after every step, beside the two initial moves
 EPOCH_CEILING = {"float64": 1e-6, "float32": 1e-1}
 CORRECT_COUNT_SHARE = {"float64": 0.0, "float32": 0.01}  # of the evaluated set's size
 
@@ -65,15 +82,19 @@ def policy_lines() -> list[str]:
             f"gradients: float64 <= {GRADIENT['float64']:g}, float32 <= {GRADIENT['float32']:g}; "
             f"reference vs finite differences (float64) <= {FINITE_DIFFERENCES:g}"
         ),
-        f"training, each of the first steps: float64 <= {STEPS['float64']:g}, float32 <= {STEPS['float32']:g}",
+        (
+            f"training, each of the first steps: float64 <= {STEPS['float64']:g}; float32 <= {STEPS['float32']:g}, "
+            "each step from the reference's parameters before it"
+        ),
         (
             f"training, after one epoch: <= {EPOCH_SENSITIVITY_FACTOR} x the reference's own difference when its "
-            f"initial weights move 1 ulp, and at most {EPOCH_CEILING['float64']:g} (float64), "
+            f"initial weights move 1 ulp (float32: the most of {2 + DITHERED_RUNS} runs moved 1 ulp, "
+            f"{DITHERED_RUNS} of them after every step), and at most {EPOCH_CEILING['float64']:g} (float64), "
             f"{EPOCH_CEILING['float32']:g} (float32)"
         ),
         f"an ensemble's members trained as one vs each alone, after one epoch: <= {STEPS['float64']:g} (float64)",
         (
-            "correct counts after one epoch (or a dropout net's first steps): float64 identical, float32 within "
-            f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set"
+            "correct counts after one epoch (or a dropout net's first steps): float64 identical; float32 within "
+            f"{100 * CORRECT_COUNT_SHARE['float32']:g}% of the set, on the reference's parameters"
         ),
     ]

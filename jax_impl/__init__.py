@@ -23,7 +23,7 @@ except RuntimeError:  # JAX ran before jax_impl was imported: its devices stay a
 
 from . import perceptron
 from .baseline import bench_rows, synchronize
-from .device import asarray, resolve_device
+from .device import asarray, resolve_device, threads
 from .streams import NativeStreams
 from .train import Ensemble, Model
 
@@ -45,4 +45,5 @@ __all__ = [
     "perceptron",
     "resolve_device",
     "synchronize",
+    "threads",
 ]

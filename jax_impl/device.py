@@ -46,3 +46,10 @@ def asarray(array, device="cpu"):
     if array.dtype.kind == "f":
         jax_dtype(array.dtype.name)  # refuses float64 if x64 is off, rather than quietly making float32
     return jax.device_put(np.asarray(array), device)
+
+
+def threads():
+    """What JAX computes with on the CPU: its CPU devices (jax_impl makes one per core). XLA does not
+    report the size of its thread pool (XLA_FLAGS, where set, is in the record's settings)."""
+    cpus = len(jax.devices("cpu"))
+    return {"summary": f"{cpus} CPU devices", "threads": None, "cpu_devices": cpus}

@@ -1,6 +1,7 @@
 """Where this backend's arrays live, and how NumPy arrays become them: for NumPy, the CPU, as they are."""
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from conformance.errors import NndlError
 
@@ -16,3 +17,19 @@ def asarray(array, device="cpu"):
     """A NumPy array as this backend's array on `device`, with its dtype: here, a contiguous NumPy array."""
     resolve_device(device)
     return np.ascontiguousarray(array)
+
+
+def threads():
+    """The threads NumPy computes with: its BLAS's (matrix products, the convolution's tensordot), as
+    threadpoolctl reads them from the loaded library, with the kernel family BLAS chose for this processor."""
+    pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    if not pools:
+        return {"summary": "no BLAS threads read", "threads": None}
+    blas = pools[0]
+    kernel = blas.get("architecture") or ""
+    return {
+        "summary": f"{blas['internal_api']} {blas['num_threads']} threads" + (f", {kernel}" if kernel else ""),
+        "threads": blas["num_threads"],
+        "blas": f"{blas['internal_api']} {blas.get('version') or ''}".strip(),
+        "kernel": kernel,
+    }

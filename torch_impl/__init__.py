@@ -5,7 +5,7 @@ Its module-level names are the backend contract (conformance/contract.py).
 
 from . import perceptron
 from .baseline import bench_rows, synchronize
-from .device import asarray, resolve_device
+from .device import asarray, resolve_device, threads
 from .streams import NativeStreams
 from .train import Ensemble, Model
 
@@ -27,4 +27,5 @@ __all__ = [
     "perceptron",
     "resolve_device",
     "synchronize",
+    "threads",
 ]

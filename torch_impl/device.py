@@ -45,3 +45,15 @@ def asarray(array, device="cpu"):
     if array.dtype.kind == "f":
         torch_dtype(array.dtype.name, device)  # refuses float64 where the device has none
     return torch.as_tensor(np.ascontiguousarray(array), device=device)
+
+
+def threads():
+    """The threads torch computes with on the CPU (intra-op and inter-op), and the vector extension its
+    CPU kernels were chosen for (oneDNN's and ATen's)."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    return {
+        "summary": f"{torch.get_num_threads()} threads, {capability}",
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "cpu_capability": capability,
+    }
