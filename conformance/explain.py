@@ -26,10 +26,20 @@ import numpy as np
 
 from . import tolerances
 from .backends import REFERENCE
-from .checks import EVALUATED_AFTER_STEPS, FINITE_DIFFERENCES, Result, first_batch, gradient_check_parameters
+from .checks import (
+    EVALUATED_AFTER_STEPS,
+    FINITE_DIFFERENCES,
+    Result,
+    first_batch,
+    gradient_check_parameters,
+    relative_difference,
+)
 from .matrix import GRADIENT_TRAINING_SIZE
 from .streams import batch_bounds, epoch_plan, initial_parameters
+from .ties import NEAR_TIE_ULPS, gradients_with_swapped, near_ties
 from .training import prepare_data
+
+JUMP = 10  # a free-running difference this many times the step before's: where two runs part
 
 OUTPUT_ERRORS = {  # BP1 for each cost, with its output layer's activation
     "quadratic": "delta^L = (a^L - y) * sigma'(z^L)",
@@ -130,6 +140,7 @@ def explain_failures(outcome, cases: dict, backends: dict, splits: dict, device:
             )
         elif result.check == "one epoch":
             found = [_explain_epoch(outcome, result)]
+            found += tie_flip_lines(outcome, result, case, [backends[n] for n in names], backends[REFERENCE], splits, device, seed)
         elif result.check == "layer speeds":
             found = [_explain_layer_speeds(outcome, result)]
         else:
@@ -182,22 +193,12 @@ def _explain_gradient(case, pair: list, reference, splits: dict, device: str, se
 def _explain_steps(result: Result, case, pair: list, reference, splits: dict, device: str, seed: int) -> list[str]:
     """Replay the first step beyond the bound from the reference's parameters before it."""
     spec = case.spec()
-    training = splits["training"]
-    if spec.data.train_size is not None:
-        training = training.first(spec.data.train_size)
+    training = _training_split(spec, splits)
     per_step = result.detail["per_step"]
     step = next(k for k, value in enumerate(per_step, start=1) if not value <= result.bound)
     plan, batch_size = epoch_plan(spec, len(training), 1, seed), spec.training.batch_size
     n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
-    reference_data = prepare_data(reference.asarray, training.images, training.labels, n_classes, dtype)
-    model = reference.Model(spec, initial_parameters(spec.network, seed))
-    for earlier in range(step - 1):
-        model.train_epoch(reference_data, plan.one_step(earlier, batch_size), spec.training.eta)
-    params = model.parameters()
-    start, stop = batch_bounds(len(plan.order), batch_size)[step - 1]
-    rows = plan.order[start:stop]
-    x, y = np.asarray(training.images[rows], dtype=np.float64), np.eye(n_classes)[training.labels[rows]]
-    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+    params, (x, y, masks) = _reference_before(step, spec, training, reference, seed)
     lines = [
         (
             f"step {step} is the first beyond the bound ({per_step[step - 1]:.1e} > {result.bound:.0e}); "
@@ -223,6 +224,86 @@ def _explain_steps(result: Result, case, pair: list, reference, splits: dict, de
         *layer_lines(differences, len(spec.network.layers)),
     ]
     return [*lines, f"-> {_update_culprit(differences, spec, params, after, len(training))}"]
+
+
+def _training_split(spec, splits: dict):
+    training = splits["training"]
+    return training if spec.data.train_size is None else training.first(spec.data.train_size)
+
+
+def _reference_before(step: int, spec, training, reference, seed: int):
+    """The reference's parameters before `step` (1 for the first) of its run, and that step's batch:
+    (params, (x, y, masks)), x and y in float64 (a Model casts them to its dtype)."""
+    plan, batch_size = epoch_plan(spec, len(training), 1, seed), spec.training.batch_size
+    n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
+    reference_data = prepare_data(reference.asarray, training.images, training.labels, n_classes, dtype)
+    model = reference.Model(spec, initial_parameters(spec.network, seed))
+    for earlier in range(step - 1):
+        model.train_epoch(reference_data, plan.one_step(earlier, batch_size), spec.training.eta)
+    start, stop = batch_bounds(len(plan.order), batch_size)[step - 1]
+    rows = plan.order[start:stop]
+    x, y = np.asarray(training.images[rows], dtype=np.float64), np.eye(n_classes)[training.labels[rows]]
+    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+    return model.parameters(), (x, y, masks)
+
+
+def tie_flip_lines(outcome, result: Result, case, pair: list, reference, splits: dict, device: str, seed: int):
+    """Where a max-pooling net's free-running runs part: the step where their difference jumps, and the
+    reference's max-pool windows whose near tie, decided the other way, gives the other backend's gradient."""
+    spec = case.spec()
+    if not any(layer.type == "conv" and layer.pooling == "max" for layer in spec.network.layers):
+        return []
+    steps = next(
+        (r for r in outcome.results if (r.case, r.pair) == (result.case, result.pair) and r.check.startswith("first ")),
+        None,
+    )
+    free_running = [] if steps is None else steps.detail.get("free_running", steps.detail["per_step"])
+    floor = np.finfo(spec.training.dtype).eps  # a jump from bitwise equal runs must pass rounding first
+    jumps = (k for k in range(2, len(free_running) + 1) if free_running[k - 1] > JUMP * max(free_running[k - 2], floor))
+    step = next(jumps, None)
+    if step is None:
+        return []
+    training = _training_split(spec, splits)
+    params, (x, y, masks) = _reference_before(step, spec, training, reference, seed)
+    n = len(training)
+    at_reference = reference.Model(spec, params).gradients(x, y, masks, n)
+    ties = near_ties(spec, params, x, masks)
+    lines = [
+        f"the free-running runs part at step {step} ({free_running[step - 2]:.1e}, then {free_running[step - 1]:.1e}); "
+        f"there the reference has {len(ties)} max-pool windows whose two largest entries are at most "
+        f"{NEAR_TIE_ULPS} ulps apart"
+    ]
+    for backend in pair:
+        if backend.NAME == REFERENCE:
+            continue
+        theirs = backend.Model(spec, params, _device(backend, device)).gradients(x, y, masks, n)
+        lines += _flipped_windows(backend.NAME, step, theirs, at_reference, spec, params, (x, y, masks), n, ties)
+    return lines
+
+
+def _flipped_windows(name, step, theirs, at_reference, spec, params, batch, n, ties) -> list[str]:
+    """The near ties that, sent the other way one at a time, bring the reference's gradient closer to
+    `theirs`, and how close all of them together bring it."""
+    as_it_is = relative_difference(theirs, at_reference)
+    flipped = [
+        tie
+        for tie in ties
+        if relative_difference(theirs, gradients_with_swapped(spec, params, *batch, n, [tie])) < as_it_is / 2
+    ]
+    if not flipped:
+        return [
+            f"-> from the reference's parameters before step {step}, {name}'s gradient differs from {REFERENCE}'s "
+            f"by {as_it_is:.1e}, and no near tie sent the other way explains it: not a tie flip"
+        ]
+    together = relative_difference(theirs, gradients_with_swapped(spec, params, *batch, n, flipped))
+    windows = "1 max-pool window picks" if len(flipped) == 1 else f"{len(flipped)} max-pool windows pick"
+    return [
+        f"step {step}: {windows} another maximum in {name} than in {REFERENCE}:",
+        *(f"  {tie.describe()}" for tie in flipped),
+        f"-> with {'it' if len(flipped) == 1 else 'them'} sending the gradient to the runner-up, the reference's "
+        f"gradient is {name}'s to {together:.1e} ({as_it_is:.1e} as it is): a near tie decided by the order of "
+        "the convolution's sums, rounding and not an error in the equations; training amplifies it from there",
+    ]
 
 
 def _update_culprit(differences: list[ArrayDifference], spec, params, after: list, n: int) -> str:
