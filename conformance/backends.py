@@ -20,6 +20,8 @@ from .errors import BackendContractError, BackendNotInstalledError, NndlError
 
 REFERENCE = "numpy"  # the backend every other one is compared with; it runs on the CPU
 BUILT_IN = {"numpy": "reference", "torch": "torch_impl", "jax": "jax_impl"}  # backend name -> its package
+# the distributions whose versions every record gives, installed or not (each built-in's FRAMEWORKS)
+BUILT_IN_FRAMEWORKS = ("numpy", "torch", "jax", "jaxlib")
 ENTRY_POINT_GROUP = "nndl.backends"
 
 

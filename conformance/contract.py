@@ -138,11 +138,32 @@ class Ensemble(Protocol):
         """Each member's parameters in the canonical layout, as NumPy arrays (copies)."""
 
 
+class NearTies(Protocol):
+    """Optional, as the module `ties`; the reference's (reference/ties.py): where its float32 max-pool
+    windows' two largest entries are a few ulps apart, and its gradient with such a window's gradient
+    sent to the runner-up. `nndl conform --explain` names a tie flip with it; without it, it names none."""
+
+    NEAR_TIE_ULPS: int
+
+    def near_ties(self, spec: Spec, params: Parameters, x: np.ndarray, masks: list) -> list:
+        """The max-pool windows of the forward pass on a batch whose two largest entries are near."""
+
+    def gradients_with_swapped(
+        self, spec: Spec, params: Parameters, x: np.ndarray, y: np.ndarray, masks: list, n: int, ties: list
+    ) -> Parameters:
+        """The gradient of the batch's regularised mean cost with each of `ties` decided the other way."""
+
+
 OPTIONAL = {
     "NativeStreams": NativeStreams,
     "Ensemble": Ensemble,
     "perceptron": Perceptrons,
+    "ties": NearTies,
 }  # optional module-level name -> the protocol it satisfies if present
+# optional module-level functions -> what they return: every record's "ran on" (conformance.environment)
+OPTIONAL_FUNCTIONS = {
+    "threads": "a dict of the CPU threads the framework computes with: 'summary' (a few words) and 'threads'",
+}
 
 
 # -- the bench's rows -------------------------------------------------------------------------
@@ -195,6 +216,9 @@ def contract_problems(backend) -> list[str]:
     for name, protocol in OPTIONAL.items():
         if hasattr(backend, name):
             problems += _problems(getattr(backend, name), protocol, f"{name}.")
+    for name in OPTIONAL_FUNCTIONS:
+        if hasattr(backend, name) and not callable(getattr(backend, name)):
+            problems.append(f"its {name} is not a function")
     return problems
 
 

@@ -14,7 +14,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-DISTRIBUTIONS = ("numpy", "torch", "jax", "jaxlib")
+from .backends import BUILT_IN_FRAMEWORKS
 # the environment variables that set the threads, or the kernels, the frameworks compute with
 SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "XLA_FLAGS")
 # the vector extensions oneDNN, OpenBLAS and XLA choose kernels by (x86's cpuinfo flags, Arm's features)
@@ -27,14 +27,17 @@ CPUINFO = Path("/proc/cpuinfo")
 
 def describe(backends: dict, device: str) -> dict:
     """The record of what this process runs on; `backends` by name, each asked for its threads."""
+    distributions = dict.fromkeys(BUILT_IN_FRAMEWORKS)
+    for backend in backends.values():
+        distributions.update(dict.fromkeys(backend.FRAMEWORKS))
     return {
         "python": platform.python_version(),
-        "versions": {name: _version(name) for name in DISTRIBUTIONS},
+        "versions": {name: _version(name) for name in distributions},  # None: not installed
         "processor": _processor(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "settings": {name: os.environ[name] for name in SETTINGS if name in os.environ},
-        "threads": {name: _threads(backend) for name, backend in backends.items()},
+        "threads": {name: {"frameworks": list(backend.FRAMEWORKS), **_threads(backend)} for name, backend in backends.items()},
         "device": device,
     }
 
@@ -44,13 +47,9 @@ def summary(record: dict) -> str:
     processor = record["processor"]
     extensions = " ".join(processor["vector_extensions"]) or "no vector extension read"
     frameworks = []
-    for name, version in record["versions"].items():
-        if version is None or name == "jaxlib":
-            continue
-        if name == "jax" and record["versions"]["jaxlib"] not in (None, version):
-            version += f"/jaxlib {record['versions']['jaxlib']}"
-        threads = record["threads"].get(name, {})  # a built-in backend is named for its framework
-        frameworks.append(f"{name} {version}" + (f" ({threads['summary']})" if threads.get("summary") else ""))
+    for threads in record["threads"].values():
+        versions = "/".join(f"{name} {record['versions'].get(name)}" for name in threads["frameworks"])
+        frameworks.append(versions + (f" ({threads['summary']})" if threads.get("summary") else ""))
     settings = ", ".join(f"{name}={value}" for name, value in record["settings"].items())
     return (
         f"ran on: {processor['model']} ({extensions}), {record['usable_cores']} of {record['cores']} cores; "

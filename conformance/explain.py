@@ -36,7 +36,6 @@ from .checks import (
 )
 from .matrix import GRADIENT_TRAINING_SIZE
 from .streams import batch_bounds, epoch_plan, initial_parameters
-from .ties import NEAR_TIE_ULPS, gradients_with_swapped, near_ties
 from .training import prepare_data
 
 JUMP = 10  # a free-running difference this many times the step before's: where two runs part
@@ -250,8 +249,8 @@ def _reference_before(step: int, spec, training, reference, seed: int):
 def tie_flip_lines(outcome, result: Result, case, pair: list, reference, splits: dict, device: str, seed: int):
     """Where a max-pooling net's free-running runs part: the step where their difference jumps, and the
     reference's max-pool windows whose near tie, decided the other way, gives the other backend's gradient."""
-    spec = case.spec()
-    if not any(layer.type == "conv" and layer.pooling == "max" for layer in spec.network.layers):
+    spec, ties = case.spec(), getattr(reference, "ties", None)
+    if ties is None or not any(layer.type == "conv" and layer.pooling == "max" for layer in spec.network.layers):
         return []
     steps = next(
         (r for r in outcome.results if (r.case, r.pair) == (result.case, result.pair) and r.check.startswith("first ")),
@@ -267,35 +266,35 @@ def tie_flip_lines(outcome, result: Result, case, pair: list, reference, splits:
     params, (x, y, masks) = _reference_before(step, spec, training, reference, seed)
     n = len(training)
     at_reference = reference.Model(spec, params).gradients(x, y, masks, n)
-    ties = near_ties(spec, params, x, masks)
+    near = ties.near_ties(spec, params, x, masks)
     lines = [
         f"the free-running runs part at step {step} ({free_running[step - 2]:.1e}, then {free_running[step - 1]:.1e}); "
-        f"there the reference has {len(ties)} max-pool windows whose two largest entries are at most "
-        f"{NEAR_TIE_ULPS} ulps apart"
+        f"there the reference has {len(near)} max-pool windows whose two largest entries are at most "
+        f"{ties.NEAR_TIE_ULPS} ulps apart"
     ]
     for backend in pair:
         if backend.NAME == REFERENCE:
             continue
         theirs = backend.Model(spec, params, _device(backend, device)).gradients(x, y, masks, n)
-        lines += _flipped_windows(backend.NAME, step, theirs, at_reference, spec, params, (x, y, masks), n, ties)
+        lines += _flipped_windows(backend.NAME, step, theirs, at_reference, ties, spec, params, (x, y, masks), n, near)
     return lines
 
 
-def _flipped_windows(name, step, theirs, at_reference, spec, params, batch, n, ties) -> list[str]:
+def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch, n, near) -> list[str]:
     """The near ties that, sent the other way one at a time, bring the reference's gradient closer to
     `theirs`, and how close all of them together bring it."""
     as_it_is = relative_difference(theirs, at_reference)
     flipped = [
         tie
-        for tie in ties
-        if relative_difference(theirs, gradients_with_swapped(spec, params, *batch, n, [tie])) < as_it_is / 2
+        for tie in near
+        if relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, [tie])) < as_it_is / 2
     ]
     if not flipped:
         return [
             f"-> from the reference's parameters before step {step}, {name}'s gradient differs from {REFERENCE}'s "
             f"by {as_it_is:.1e}, and no near tie sent the other way explains it: not a tie flip"
         ]
-    together = relative_difference(theirs, gradients_with_swapped(spec, params, *batch, n, flipped))
+    together = relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, flipped))
     windows = "1 max-pool window picks" if len(flipped) == 1 else f"{len(flipped)} max-pool windows pick"
     return [
         f"step {step}: {windows} another maximum in {name} than in {REFERENCE}:",

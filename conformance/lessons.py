@@ -502,6 +502,16 @@ CONCEPTS = (
         _conv_gradients("max-first"),
     ),
     Concept(
+        "near-ties",
+        "Max-pool near ties in float32: where the order of a sum picks the maximum (nndl's, not the book's)",
+        "a window whose two largest entries are at most 16 ulps apart: either can come out on top, by the\n"
+        "order in which the convolution sums, and the window's gradient then goes to the other entry",
+        (math(sub("u", "first"), "-", sub("u", "second"), "<= 16 'ulps", "to", "'either_may_win"),),
+        (("ties", "*"),),
+        FirstSteps(TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")),
+        note="why float32 conformance takes each step from the reference's parameters: conformance/tolerances.py",
+    ),
+    Concept(
         "l2-pooling",
         "L2 pooling (ch. 6)",
         "pooled = sqrt(sum of the squares in each window); its gradient u / pooled, 0 in an all-zero window",

@@ -3,7 +3,7 @@
 Its module-level names are the backend contract (conformance/contract.py).
 """
 
-from . import perceptron
+from . import perceptron, ties
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device, threads
 from .train import Model
@@ -25,4 +25,5 @@ __all__ = [
     "resolve_device",
     "synchronize",
     "threads",
+    "ties",
 ]

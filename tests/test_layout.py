@@ -55,6 +55,7 @@ BACKEND_FREE = [
     "reproduce",
     "explain",
     "layer_speeds",
+    "environment",
 ]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)

@@ -3,13 +3,13 @@
 In float32, two entries of a max-pool window can lie a few ulps apart (in the 2,000-image
 ch6-conv2-relu run, at step 44, 8 ulps at 0.25). A convolution that sums in another order, as
 oneDNN's kernels do, can then put the other entry on top, and the window's gradient goes to
-another place: two correct implementations part there, and training amplifies it. `--explain`
-uses this module to tell such a rounding event from an error: it finds the reference's near ties
-at the step where two runs part, and shows that sending one window's gradient to its runner-up
-turns the reference's gradient into the other backend's.
+another place: two correct implementations part there, and training amplifies it. `nndl conform
+--explain` uses this module to tell such a rounding event from an error: it finds the reference's
+near ties at the step where two runs part, and shows that sending one window's gradient to its
+runner-up turns the reference's gradient into the other backend's.
 
-The reference's own forward pass and backprop (reference/network.py) give the windows; nothing
-here imports a framework.
+It is the reference's alone (torch_impl and jax_impl have no ties.py): it reads the reference's
+own forward pass and backprop (network.py), which every other backend is compared with.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.network import Network, forward, gradients
+from .network import Network, forward, gradients
 
 NEAR_TIE_ULPS = 16  # a window's two largest entries at most this many ulps (of the largest) apart
 
