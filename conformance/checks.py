@@ -361,7 +361,11 @@ def check_trajectory(
 
 def _from_reference(run: _Run, reference_run: _Run, backend, spec, params, plan, training, splits, device) -> None:
     """Each of the first steps again, from the reference's parameters before it; and the reference's
-    parameters (after the epoch, or for a net with dropout after the steps) evaluated."""
+    parameters (after the epoch, or for a net with dropout after the steps) evaluated. The reference's
+    own are its run (a Model resumes bitwise from its parameters: the contract)."""
+    if run is reference_run:
+        run.from_reference, run.correct_at_reference = run.after_step, (run.correct or None)
+        return
     device = _device(backend.NAME, device)
     n_classes, dtype, eta = spec.network.layers[-1].size, spec.training.dtype, spec.training.eta
     data = prepare_data(backend.asarray, training.images, training.labels, n_classes, dtype, device)

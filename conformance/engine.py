@@ -19,7 +19,7 @@ from . import environment
 from .backends import REFERENCE, load_backend
 from .checks import Result, check_ensemble, check_gradients, check_perceptrons, check_trajectory
 from .errors import BackendNotInstalledError, NndlError
-from .explain import explain_failures
+from .explain import explain_failures, explain_partings
 from .matrix import (
     CHAPTER_1,
     ENSEMBLE_CASES,
@@ -45,6 +45,7 @@ class Outcome:
     ran_on: dict = field(default_factory=dict)  # conformance.environment.describe: versions, processor, threads
     results: list[Result] = field(default_factory=list)
     explanations: list[str] = field(default_factory=list)  # with --explain: why each failing check failed
+    partings: list[str] = field(default_factory=list)  # with --explain: where passing runs part, and why
 
     @property
     def failures(self) -> list[Result]:
@@ -116,8 +117,10 @@ def run_conformance(
             outcome.results += check_trajectory(case, backends, splits, device, steps, whole_epoch, seed)
         else:
             outcome.results += check_gradients(case, backends, mnist.training, device, seed)
+    cases = {case.name: case for case, _ in planned}
     if explain and outcome.failures:
         log(f"explaining {len(outcome.failures)} failing checks")
-        cases = {case.name: case for case, _ in planned}
         outcome.explanations = explain_failures(outcome, cases, backends, splits, device, seed)
+    if explain:
+        outcome.partings = explain_partings(outcome, cases, backends, splits, device, seed)
     return outcome

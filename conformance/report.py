@@ -244,12 +244,15 @@ def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
 
 
 def _explanations(outcome: Outcome) -> list[str]:
-    """--explain's lines, under a heading; none without --explain or failures."""
-    if not outcome.explanations:
-        return []
-    return ["", "where the failing checks part (layers numbered from the input; layer 1 has the first weights):"] + [
-        f"  {line}" for line in outcome.explanations
-    ]
+    """--explain's lines, under a heading each; none without --explain, failures or partings."""
+    lines = []
+    if outcome.explanations:
+        lines += ["", "where the failing checks part (layers numbered from the input; layer 1 has the first weights):"]
+        lines += [f"  {line}" for line in outcome.explanations]
+    if outcome.partings:
+        lines += ["", "where free-running runs part while every check of the pair passes (rounding, not failures):"]
+        lines += [f"  {line}" for line in outcome.partings]
+    return lines
 
 
 def _summary(outcome: Outcome) -> str:
@@ -274,4 +277,5 @@ def to_json(outcome: Outcome) -> dict:
         "failed": len(outcome.failures),
         "results": [result.to_dict() for result in outcome.results],
         "explanations": outcome.explanations,
+        "partings": outcome.partings,
     }
