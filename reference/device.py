@@ -28,8 +28,13 @@ def threads():
     blas = pools[0]
     kernel = blas.get("architecture") or ""
     return {
-        "summary": f"{blas['internal_api']} {blas['num_threads']} threads" + (f", {kernel}" if kernel else ""),
+        "summary": f"{blas['internal_api']} {_in_words(blas['num_threads'])}" + (f", {kernel}" if kernel else ""),
         "threads": blas["num_threads"],
         "blas": f"{blas['internal_api']} {blas.get('version') or ''}".strip(),
         "kernel": kernel,
     }
+
+
+def _in_words(threads):
+    """'1 thread', '2 threads'."""
+    return f"{threads} thread" + ("" if threads == 1 else "s")

@@ -2,7 +2,8 @@
 
 import json
 
-from conformance import engine, report
+import reference
+from conformance import engine, environment, report
 from conformance.checks import PERCEPTRON_OUTPUTS, Result
 from conformance.engine import Outcome
 
@@ -12,7 +13,8 @@ FINITE = "numpy vs finite differences"
 
 def every_check_failing() -> Outcome:
     """An outcome with a failing result for every check `--full` plans, in every pair of three backends."""
-    outcome = Outcome("full", ["numpy", "torch", "jax"], {"mlx": "mlx is not installed " * 8}, "cpu", 0)
+    ran_on = environment.describe({"numpy": reference}, "cpu")
+    outcome = Outcome("full", ["numpy", "torch", "jax"], {"mlx": "mlx is not installed " * 8}, "cpu", 0, ran_on)
     for case, how in engine.planned_checks("full"):
         if case == engine.PERCEPTRONS:
             for pair in [*PAIRS, "numpy vs truth table"]:
@@ -28,9 +30,13 @@ def every_check_failing() -> Outcome:
             continue
         for pair in PAIRS:
             steps = {"per_step": [1e-13 * k for k in range(1, 101)]}
+            sensitivity = {"rounding_sensitivity": 5e-12, "perturbed_runs": {"initial weights x (1 + eps)": 5e-12}}
+            if case.dtype == "float32":
+                steps["free_running"] = [1e-7 * k for k in range(1, 101)]
+                sensitivity["perturbed_runs"] = {f"run {k}": 5e-12 for k in range(6)}
             outcome.results += [
                 Result(case.name, "first 100 steps", pair, case.dtype, 1.25e-11, 1e-12, steps),
-                Result(case.name, "one epoch", pair, case.dtype, 2e-9, 1e-10, {"rounding_sensitivity": 5e-12}),
+                Result(case.name, "one epoch", pair, case.dtype, 2e-9, 1e-10, sensitivity),
                 Result(case.name, "correct counts", pair, case.dtype, 3, 0),
             ]
             if case.layer_speeds:
@@ -49,6 +55,8 @@ def test_every_line_of_the_default_view_fits_100_columns():
     assert "ch1-sigmoid-30 f64 100 steps 1e-11 FAIL 1e-11 FAIL 1e-11 FAIL" in rows
     assert "ch5-depth-4 f64 speeds 2e-11 FAIL 2e-11 FAIL 2e-11 FAIL" in rows
     assert "xent = cross_entropy" in text and "fd = central finite differences (Richardson's)" in text
+    assert lines[1].startswith("ran on: ")  # the header says what the run ran on, wrapped to fit
+    assert "the most of 6 runs moved 1 ulp" in text and "its initial weights moved 1 ulp" in text
 
 
 def test_the_short_names_keep_every_configuration_apart():

@@ -52,8 +52,13 @@ def threads():
     CPU kernels were chosen for (oneDNN's and ATen's)."""
     capability = torch.backends.cpu.get_cpu_capability()
     return {
-        "summary": f"{torch.get_num_threads()} threads, {capability}",
+        "summary": f"{_in_words(torch.get_num_threads())}, {capability}",
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "cpu_capability": capability,
     }
+
+
+def _in_words(threads):
+    """'1 thread', '2 threads'."""
+    return f"{threads} thread" + ("" if threads == 1 else "s")
