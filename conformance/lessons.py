@@ -507,7 +507,7 @@ CONCEPTS = (
         "a window whose two largest entries are at most 16 ulps apart: either can come out on top, by the\n"
         "order in which the convolution sums, and the window's gradient then goes to the other entry",
         (math(sub("u", "first"), "-", sub("u", "second"), "<= 16 'ulps", "to", "'either_may_win"),),
-        (("ties", "*"),),
+        (("ties", "NEAR_TIE_ULPS"), ("ties", "NearTie"), ("ties", "near_ties"), ("ties", "gradients_with_swapped")),
         FirstSteps(TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")),
         note="why float32 conformance takes each step from the reference's parameters: conformance/tolerances.py",
     ),
