@@ -447,7 +447,9 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
         per_step = [relative_difference(a, b) for a, b in zip(run.from_reference, reference_run.from_reference)]
         detail = {"per_step": per_step, "free_running": free_running}
     steps = f"first {len(free_running)} steps"
-    results = [Result(case.name, steps, pair, case.dtype, max(detail["per_step"]), tolerances.STEPS[case.dtype], detail)]
+    results = [
+        Result(case.name, steps, pair, case.dtype, max(detail["per_step"]), tolerances.STEPS[case.dtype], detail)
+    ]
     if run.layer_speeds is not None:
         speeds = {"layer_speeds": {name: runs[name].layer_speeds for name in names}}
         value = relative_difference(  # layer by layer: the worst |a - b| / |b| over the hidden layers

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .backends import BUILT_IN_FRAMEWORKS
+
 # the environment variables that set the threads, or the kernels, the frameworks compute with
 SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "XLA_FLAGS")
 # the vector extensions oneDNN, OpenBLAS and XLA choose kernels by (x86's cpuinfo flags, Arm's features)
@@ -37,7 +38,9 @@ def describe(backends: dict, device: str) -> dict:
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "settings": {name: os.environ[name] for name in SETTINGS if name in os.environ},
-        "threads": {name: {"frameworks": list(backend.FRAMEWORKS), **_threads(backend)} for name, backend in backends.items()},
+        "threads": {
+            name: {"frameworks": list(backend.FRAMEWORKS), **_threads(backend)} for name, backend in backends.items()
+        },
         "device": device,
     }
 

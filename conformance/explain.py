@@ -145,7 +145,9 @@ def explain_failures(outcome, cases: dict, backends: dict, splits: dict, device:
             )
         elif result.check == "one epoch":
             found = [_explain_epoch(outcome, result)]
-            found += tie_flip_lines(outcome, result, case, [backends[n] for n in names], backends[REFERENCE], splits, device, seed)
+            found += tie_flip_lines(
+                outcome, result, case, [backends[n] for n in names], backends[REFERENCE], splits, device, seed
+            )
         elif result.check == "layer speeds":
             found = [_explain_layer_speeds(outcome, result)]
         else:
@@ -285,11 +287,12 @@ def tie_flip_lines(outcome, result: Result, case, pair: list, reference, splits:
     n = len(training)
     at_reference = reference.Model(spec, params).gradients(*batch, n)
     near = ties.near_ties(spec, params, batch[0], batch[2])
-    lines = [
+    parting = (
         f"the free-running runs part at step {step} ({free_running[step - 2]:.1e}, then {free_running[step - 1]:.1e}); "
         f"there the reference has {len(near)} max-pool windows whose two largest entries are at most "
         f"{ties.NEAR_TIE_ULPS} ulps apart"
-    ]
+    )
+    lines = [parting]
     for backend in pair:
         if backend.NAME != REFERENCE:
             theirs = backend.Model(spec, params, _device(backend, device)).gradients(*batch, n)
@@ -324,10 +327,11 @@ def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch
         if relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, [tie])) < as_it_is / 2
     ]
     if not flipped:
-        return [
+        unexplained = (
             f"-> from the reference's parameters before step {step}, {name}'s gradient differs from {REFERENCE}'s "
             f"by {as_it_is:.1e}, and no near tie sent the other way explains it: not a tie flip"
-        ]
+        )
+        return [unexplained]
     together = relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, flipped))
     windows = "1 max-pool window picks" if len(flipped) == 1 else f"{len(flipped)} max-pool windows pick"
     swapped = f"with {'it' if len(flipped) == 1 else 'them'} sending the gradient to the runner-up"

@@ -508,7 +508,9 @@ CONCEPTS = (
         "order in which the convolution sums, and the window's gradient then goes to the other entry",
         (math(sub("u", "first"), "-", sub("u", "second"), "<= 16 'ulps", "to", "'either_may_win"),),
         (("ties", "NEAR_TIE_ULPS"), ("ties", "NearTie"), ("ties", "near_ties"), ("ties", "gradients_with_swapped")),
-        FirstSteps(TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")),
+        FirstSteps(
+            TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")
+        ),
         note="why float32 conformance takes each step from the reference's parameters: conformance/tolerances.py",
     ),
     Concept(

@@ -78,7 +78,15 @@ def test_the_summary_is_one_line_with_every_backends_versions_and_threads():
 
 def test_conform_writes_what_it_ran_on_and_says_it_in_the_header(nndl, tmp_path):
     out = tmp_path / "conform.json"
-    result = nndl("conform", "--case", "grad tanhx3 sigmoid/quadratic l2 no-dropout large float64", "--backends", "numpy", "--json", out)
+    result = nndl(
+        "conform",
+        "--case",
+        "grad tanhx3 sigmoid/quadratic l2 no-dropout large float64",
+        "--backends",
+        "numpy",
+        "--json",
+        out,
+    )
     record = read_json(out)
     assert result.code == 0 and record["ran_on"]["threads"]["numpy"]["threads"] >= 1
     assert "ran on: " in result.out and f"numpy {np.__version__}" in result.out
@@ -86,7 +94,19 @@ def test_conform_writes_what_it_ran_on_and_says_it_in_the_header(nndl, tmp_path)
 
 def test_train_writes_what_it_ran_on(nndl, tmp_path):
     out = tmp_path / "run.json"
-    nndl("train", "--preset", "ch1-sigmoid-30", "--epochs", "1", "--train-size", "300", "--backend", "numpy", "--json", out)
+    nndl(
+        "train",
+        "--preset",
+        "ch1-sigmoid-30",
+        "--epochs",
+        "1",
+        "--train-size",
+        "300",
+        "--backend",
+        "numpy",
+        "--json",
+        out,
+    )
     assert read_json(out)["ran_on"]["threads"]["numpy"]["frameworks"] == ["numpy"]
 
 
