@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .network import Network, forward, gradients
+from .pooling import _windows
 
 NEAR_TIE_ULPS = 16  # a window's two largest entries at most this many ulps (of the largest) apart
 
@@ -46,19 +47,17 @@ class NearTie:
 def near_ties(spec, params, x, masks) -> list[NearTie]:
     """The max-pool windows of the reference's forward pass on a batch (in the spec's dtype) whose two
     largest entries differ by at least one ulp and at most NEAR_TIE_ULPS."""
-    dtype = np.dtype(spec.training.dtype)
-    network = Network(spec.network)
-    params = [(w.astype(dtype), b.astype(dtype)) for w, b in params]
-    _, _, caches = forward(network, params, np.asarray(x, dtype=dtype), masks)
+    params, x = _in_dtype(spec, params, x)
+    _, _, caches = forward(Network(spec.network), params, x, masks)
     found = []
     for index, (layer, cache) in enumerate(zip(spec.network.layers, caches)):
         if layer.type != "conv" or layer.pooling != "max":
             continue
-        windows = _windows(cache[1], layer.pool)  # (m, filters, rows, columns, pool * pool)
-        order = np.argsort(windows, axis=-1, kind="stable")
-        first, second = order[..., -1], order[..., -2]
-        top = np.take_along_axis(windows, first[..., None], -1)[..., 0]
-        runner_up = np.take_along_axis(windows, second[..., None], -1)[..., 0]
+        windows = _windows(cache[1], layer.pool)  # (pool * pool, m, filters, rows, columns)
+        order = np.argsort(windows, axis=0, kind="stable")
+        first, second = order[-1], order[-2]
+        top = np.take_along_axis(windows, first[None], 0)[0]
+        runner_up = np.take_along_axis(windows, second[None], 0)[0]
         with np.errstate(over="ignore"):  # a window of zeros: its spacing is the smallest subnormal
             ulps = (top - runner_up) / np.spacing(np.abs(top))
         for place in np.argwhere((ulps >= 1) & (ulps <= NEAR_TIE_ULPS)):
@@ -73,15 +72,19 @@ def near_ties(spec, params, x, masks) -> list[NearTie]:
 def gradients_with_swapped(spec, params, x, y, masks, n: int, ties: list[NearTie]):
     """The reference's gradient of the batch's regularised cost (in the spec's dtype) with each of `ties`
     sending its window's gradient to its second largest entry instead of its largest."""
-    dtype = np.dtype(spec.training.dtype)
     network = Network(spec.network)
     for index, layer in enumerate(network.layers):
         swapped = [tie for tie in ties if tie.layer == index + 1]
         if swapped:
             layer.pool = _SwappedPool(layer.pool, swapped)
-    params = [(w.astype(dtype), b.astype(dtype)) for w, b in params]
-    x, y = np.asarray(x, dtype=dtype), np.asarray(y, dtype=dtype)
-    return gradients(network, spec.training, params, x, y, masks, n)
+    params, x = _in_dtype(spec, params, x)
+    return gradients(network, spec.training, params, x, np.asarray(y, dtype=x.dtype), masks, n)
+
+
+def _in_dtype(spec, params, x):
+    """The parameters and the inputs in the spec's training dtype, as the reference's Model holds them."""
+    dtype = np.dtype(spec.training.dtype)
+    return [(w.astype(dtype), b.astype(dtype)) for w, b in params], np.asarray(x, dtype=dtype)
 
 
 class _SwappedPool:
@@ -108,10 +111,3 @@ def _entry(tie: NearTie, place: int, size: int) -> tuple[int, int, int, int]:
     p, q = divmod(place, size)
     return tie.example, tie.filter, tie.row * size + p, tie.column * size + q
 
-
-def _windows(u, size):
-    """(m, c, H, W) as (m, c, H // size, W // size, size * size): each window's entries, row-major."""
-    m, c, height, width = u.shape
-    rows, columns = height // size, width // size
-    u = u[:, :, : rows * size, : columns * size].reshape(m, c, rows, size, columns, size)
-    return u.transpose(0, 1, 2, 4, 3, 5).reshape(m, c, rows, columns, size * size)
