@@ -6,7 +6,7 @@ whole process: arrays JAX makes without an explicit dtype are then float64, so e
 backend makes names its dtype, and a float32 spec stays float32. device.jax_dtype refuses float64
 if anything turns x64 off again.
 
-Its module-level names are the backend contract (conformance/contract.py).
+Its module-level names are the backend contract (conformance/backend/contract.py).
 """
 
 import os

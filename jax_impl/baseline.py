@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
-from conformance.training import prepare_data
+from conformance.backend.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
+from conformance.run.training import prepare_data
 
 from .device import asarray, jax_dtype, resolve_device
 from .train import Model

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.errors import NndlError
+from conformance.spec.errors import NndlError
 
 DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
 

@@ -17,7 +17,7 @@ from .regularizers import REGULARIZERS
 
 
 class Network:
-    """A spec's network (conformance.spec.Network) as this backend's layers, and its cost.
+    """A spec's network (conformance.spec.parts.Network) as this backend's layers, and its cost.
 
     jax.jit compiles a function once per value of its static arguments, which must be hashable:
     two Networks are equal when their specs are.

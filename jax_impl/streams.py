@@ -1,6 +1,6 @@
 """JAX's own random streams, for `--rng native`: every draw made by jax.random on the device.
 
-They give the same kinds of draw as the shared streams (conformance/streams.py), keyed the same
+They give the same kinds of draw as the shared streams (conformance/data/streams.py), keyed the same
 way by (seed, stream, epoch), but from JAX's counter-based generator, so a native run is not
 comparable draw for draw with any other backend's; conformance never uses them. Each epoch's
 dropout key is split into one key per step, and the scanned epoch draws each step's masks from
@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, batch_bounds
+from conformance.data.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, batch_bounds
 
 from .device import jax_dtype
 
@@ -45,7 +45,7 @@ class NativeStreams:
         return jax.device_put(jax.random.key(int(state)), self.device)
 
     def initial_parameters(self, network, seed):
-        """As conformance.streams.initial_parameters: biases first, then weights, in float64."""
+        """As conformance.data.streams.initial_parameters: biases first, then weights, in float64."""
         float64 = jax_dtype("float64")  # refuses, rather than drawing float32 quietly, if x64 is off
         shapes = network.parameter_shapes
         keys = jax.random.split(self._key(seed, INIT_STREAM), 2 * len(shapes))  # one per array

@@ -1,7 +1,7 @@
 """Stochastic gradient descent: the update rule, and one epoch of mini-batches as one compiled scan.
 
 The epoch loop around this (monitoring, early stopping, the eta schedule, the search for the
-step where a run diverged) is shared by every backend and lives in conformance.training; this
+step where a run diverged) is shared by every backend and lives in conformance.run.training; this
 file holds only what JAX does itself. Where the other backends loop over the mini-batches in
 Python, here a whole epoch is one call of a jitted function: a `jax.lax.scan` over the whole
 mini-batches, then the last, shorter one if there is one. Python dispatches once an epoch, and

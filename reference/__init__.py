@@ -1,6 +1,6 @@
 """The NumPy reference backend: every gradient written out by hand, BP1-BP4.
 
-Its module-level names are the backend contract (conformance/contract.py).
+Its module-level names are the backend contract (conformance/backend/contract.py).
 """
 
 from . import perceptron, ties

@@ -14,9 +14,9 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from conformance.contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio
-from conformance.streams import batch_bounds
-from conformance.training import prepare_data
+from conformance.backend.contract import BACKEND_ROW, BARE_LOOP, PER_EXAMPLE, BenchRow, Ratio
+from conformance.data.streams import batch_bounds
+from conformance.run.training import prepare_data
 
 from .activations import ACTIVATIONS
 from .costs import COSTS

@@ -3,7 +3,7 @@
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from conformance.errors import NndlError
+from conformance.spec.errors import NndlError
 
 
 def resolve_device(name):

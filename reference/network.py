@@ -13,7 +13,7 @@ from .regularizers import REGULARIZERS
 
 
 class Network:
-    """A spec's network (conformance.spec.Network) as this backend's layers, and its cost."""
+    """A spec's network (conformance.spec.parts.Network) as this backend's layers, and its cost."""
 
     def __init__(self, network):
         self.layers = [

@@ -110,4 +110,3 @@ def _entry(tie: NearTie, place: int, size: int) -> tuple[int, int, int, int]:
     """The index in the correlation (m, filters, H, W) of entry `place` of the tie's window."""
     p, q = divmod(place, size)
     return tie.example, tie.filter, tie.row * size + p, tie.column * size + q
-

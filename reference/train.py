@@ -1,16 +1,16 @@
 """Stochastic gradient descent: the update rule, and one epoch of mini-batches.
 
 The epoch loop around this (monitoring, early stopping, the eta schedule, the search for the
-step where a run diverged) is shared by every backend and lives in conformance.training; this
+step where a run diverged) is shared by every backend and lives in conformance.run.training; this
 file holds only what NumPy does itself. An epoch here is a Python loop over the mini-batches,
 one SGD step each; there is no `_scanned_epoch`, the one compiled lax.scan that jax_impl/train.py
 makes of the same loop. There is no `Ensemble`: NumPy trains an
-ensemble's members one after another (conformance.ensemble).
+ensemble's members one after another (conformance.book.ensemble).
 """
 
 import numpy as np
 
-from conformance.streams import batch_bounds
+from conformance.data.streams import batch_bounds
 
 from .device import resolve_device
 from .network import Network, backprop, evaluate, gradients, penalty, predict
@@ -46,7 +46,7 @@ class Model:
         training, network, params = self.spec.training, self.network, self.params
         n = len(data.x)  # the whole training set: the n of lambda / n
         masks, has_dropout = [None] * len(params), self.spec.network.has_dropout
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is named by conformance.training
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is named by conformance.run.training
             for start, stop in batch_bounds(len(plan.order), training.batch_size):
                 batch = plan.order[start:stop]
                 if has_dropout:

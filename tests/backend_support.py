@@ -6,10 +6,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conformance import cli
-from conformance.checkpoint import load_checkpoint, save_checkpoint
-from conformance.presets import load_preset
-from conformance.spec import load_spec
-from conformance.streams import initial_parameters
+from conformance.data.streams import initial_parameters
+from conformance.run.checkpoint import load_checkpoint, save_checkpoint
+from conformance.spec.presets import load_preset
+from conformance.spec.spec import load_spec
 from tests.cli_support import Result, read_json
 
 PRESET = "ch3-xent-30"  # [784, 30, 10], cross-entropy: learns something in a few hundred steps

@@ -4,7 +4,7 @@ It is the reference with every gradient scaled by (1 + ERROR), and so every SGD 
 """
 
 import reference
-from conformance.contract import BACKEND_ROW, BenchRow
+from conformance.backend.contract import BACKEND_ROW, BenchRow
 from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize, train  # noqa: F401 (the contract's)
 from tests.toy_backend import model_row
 

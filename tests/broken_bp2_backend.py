@@ -7,7 +7,7 @@ its dense layers' `delta` replaced; everything else (BP1, BP3, BP4, the update) 
 """
 
 import reference
-from conformance.contract import BACKEND_ROW, BenchRow
+from conformance.backend.contract import BACKEND_ROW, BenchRow
 from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
 from reference.layers import Dense
 from tests.toy_backend import model_row

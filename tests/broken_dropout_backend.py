@@ -7,7 +7,7 @@ layers' `infer` replaced. `nndl conform --explain` must name dropout's inference
 """
 
 import reference
-from conformance.contract import BACKEND_ROW, BenchRow
+from conformance.backend.contract import BACKEND_ROW, BenchRow
 from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
 from reference.layers import Dense
 from tests.toy_backend import model_row

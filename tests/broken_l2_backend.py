@@ -10,8 +10,8 @@ L2's weight decay and the n it used.
 import numpy as np
 
 import reference
-from conformance.contract import BACKEND_ROW, BenchRow
-from conformance.streams import batch_bounds
+from conformance.backend.contract import BACKEND_ROW, BenchRow
+from conformance.data.streams import batch_bounds
 from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
 from reference.network import backprop
 from reference.train import sgd_step

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import cli
+from conformance.data import mnist as mnist_file
+from conformance.run import session
 
 # a bench of a few seconds: one epoch of 1,000 images per row
 SMALL_BENCH = ("--preset", "ch1-sigmoid-30", "--repeat", "1", "--train-size", "1000", "--no-per-example")
@@ -55,9 +56,8 @@ def forbid_training(monkeypatch) -> None:
     def too_late(*args, **kwargs):
         pytest.fail("the command read the data or trained before refusing")
 
-    monkeypatch.setattr(cli, "_splits", too_late)
-    monkeypatch.setattr(cli, "load_mnist", too_late)
-    monkeypatch.setattr(cli, "train", too_late)
+    monkeypatch.setattr(mnist_file, "load_mnist", too_late)
+    monkeypatch.setattr(session, "train_epochs", too_late)
 
 
 def read_json(path: Path) -> dict:

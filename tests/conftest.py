@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cli, data
-from conformance.data import MNIST, load_mnist, locate_mnist
-from conformance.errors import DataError
+from conformance import cli
+from conformance.data import mnist as mnist_file
+from conformance.data.mnist import MNIST, load_mnist, locate_mnist
+from conformance.spec.errors import DataError
 from tests.cli_support import Result
 
 SHARED_COPY = Path(__file__).resolve().parents[2] / "shared/data/mnist.pkl.gz"
@@ -45,7 +46,7 @@ def quick_mnist(mnist, mnist_path):
     Reading and verifying the file takes about a second; a corrupt file given to --data still goes
     through the real loader.
     """
-    real_load_mnist = cli.load_mnist
+    real_load_mnist = mnist_file.load_mnist
 
     def load_mnist(path, **options):
         if path is not None and Path(path).resolve() == mnist_path.resolve():
@@ -53,7 +54,7 @@ def quick_mnist(mnist, mnist_path):
         return real_load_mnist(path, **options)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "load_mnist", load_mnist)
+        patch.setattr(mnist_file, "load_mnist", load_mnist)
         yield
 
 
@@ -66,7 +67,7 @@ def no_cache_no_download(tmp_path, monkeypatch):
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("NNDL_DATA", raising=False)
-    monkeypatch.setattr(data, "_download_wheel", no_download)
+    monkeypatch.setattr(mnist_file, "_download_wheel", no_download)
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def nndl(capsys, mnist_path):
 @pytest.fixture
 def nndl_bench(nndl, mnist, monkeypatch):
     """Run `nndl bench ARGS...` on the session's MNIST, read once; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(cli, "load_mnist", lambda path, **options: mnist)
+    monkeypatch.setattr(mnist_file, "load_mnist", lambda path, **options: mnist)
 
     def run(*args):
         result = nndl("bench", *args)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conformance.spec import Spec
+from conformance.spec.spec import Spec
 
 OUTPUT_OF_COST = {"quadratic": "sigmoid", "cross_entropy": "sigmoid", "log_likelihood": "softmax"}
 

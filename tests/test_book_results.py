@@ -3,11 +3,11 @@ matrix (minutes each: `pytest -m slow`)."""
 
 import pytest
 
-from conformance import engine
-from conformance.backends import backend_names, load_backend
-from conformance.errors import NndlError
-from conformance.presets import load_preset
-from conformance.training import train
+from conformance.backend.registry import backend_names, load_backend
+from conformance.run.training import train
+from conformance.spec.errors import NndlError
+from conformance.spec.presets import load_preset
+from conformance.suite import engine
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Tests of conformance.checkpoint: both formats round trip, bad files are refused with a
+"""Tests of conformance.run.checkpoint: both formats round trip, bad files are refused with a
 CheckpointError (never a zipfile or NumPy traceback), and writes are atomic and never replace a
 file the user already has unless asked to."""
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.checkpoint import check_parameters, load_checkpoint, save_checkpoint
-from conformance.errors import CheckpointError, OutputExistsError
-from conformance.presets import load_preset
-from conformance.spec import Spec
-from conformance.streams import initial_parameters
+from conformance.data.streams import initial_parameters
+from conformance.run.checkpoint import check_parameters, load_checkpoint, save_checkpoint
+from conformance.spec.errors import CheckpointError, OutputExistsError
+from conformance.spec.presets import load_preset
+from conformance.spec.spec import Spec
 
 PRECIOUS = b"the user's own file, not to be touched"
 

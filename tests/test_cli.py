@@ -14,10 +14,11 @@ import pytest
 
 import reference
 from conformance import cli
-from conformance.checkpoint import load_checkpoint
-from conformance.presets import load_preset, preset_names
-from conformance.spec import Spec, spec_to_toml
-from conformance.training import train as train_network
+from conformance.run.checkpoint import load_checkpoint
+from conformance.run.training import train as train_network
+from conformance.spec.presets import load_preset, preset_names
+from conformance.spec.spec import Spec, spec_to_toml
+from conformance.speed import bench as benchmark
 from tests.cli_support import (
     DIVERGING_SPEC,
     assert_one_line_error,
@@ -246,7 +247,7 @@ def test_bench_refuses_to_overwrite_before_measuring(nndl, tmp_path, monkeypatch
     existing = tmp_path / "bench.json"
     existing.write_text("the user's own file")
     forbid_training(monkeypatch)
-    monkeypatch.setattr(cli.benchmark, "run_bench", lambda *args, **kwargs: pytest.fail("bench ran"))
+    monkeypatch.setattr(benchmark, "run_bench", lambda *args, **kwargs: pytest.fail("bench ran"))
     assert_one_line_error(nndl("bench", "--preset", "ch1-sigmoid-30", "--json", existing), "already exists")
     assert existing.read_text() == "the user's own file"
 

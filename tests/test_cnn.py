@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from conformance.backends import load_backend
-from conformance.checkpoint import load_checkpoint, save_checkpoint
-from conformance.checks import relative_difference
-from conformance.errors import BackendNotInstalledError, SpecError
-from conformance.presets import load_preset, preset_names
-from conformance.spec import Spec, load_spec, spec_to_toml
-from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import EpochRecord, History, evaluate, prepare_data, train_epoch
+from conformance.backend.registry import load_backend
+from conformance.data.streams import epoch_plan, initial_parameters
+from conformance.run.checkpoint import load_checkpoint, save_checkpoint
+from conformance.run.training import EpochRecord, History, evaluate, prepare_data, train_epoch
+from conformance.spec.errors import BackendNotInstalledError, SpecError
+from conformance.spec.presets import load_preset, preset_names
+from conformance.spec.spec import Spec, load_spec, spec_to_toml
+from conformance.suite.results import relative_difference
 
 pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
 

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from conformance.data import SPLIT_SIZES
-from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import prepare_data
+from conformance.data.mnist import SPLIT_SIZES
+from conformance.data.streams import epoch_plan, initial_parameters
+from conformance.run.training import prepare_data
 from tests.test_cnn import installed, small_cnn
 
 BARE_LOOPS = ["numpy", "torch", "jax"]

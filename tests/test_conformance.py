@@ -1,6 +1,7 @@
 """Conformance under pytest: the engine's own checks, one test per configuration of `--quick`.
 
-No second copy of the logic: every test calls conformance.checks, as `nndl conform` does.
+No second copy of the logic: every test calls the suite's checks (conformance.suite.gradients, .trajectories,
+.ensembles), as `nndl conform` does.
 Backends that are not installed are left out, as the command leaves them out.
 """
 
@@ -10,9 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from conformance import checks, engine, matrix, tolerances
-from conformance.backends import BUILT_IN, backend_names
-from conformance.checks import check_ensemble, check_gradients, check_trajectory, relative_difference
+from conformance.backend.registry import BUILT_IN, backend_names
+from conformance.suite import engine, matrix, tolerances
+from conformance.suite.ensembles import check_ensemble
+from conformance.suite.gradients import check_gradients
+from conformance.suite.results import backend_pairs, relative_difference
+from conformance.suite.trajectories import check_trajectory
 
 QUICK = engine.planned_checks("quick")
 GRADIENT_CASES = [case for case, how in QUICK if not how and case != matrix.PERCEPTRONS]  # tests/test_perceptron.py
@@ -48,7 +52,7 @@ def failures(results):
 @pytest.mark.parametrize("case", GRADIENT_CASES, ids=[case.name for case in GRADIENT_CASES])
 def test_gradients_conform(case, backends, mnist):
     results = check_gradients(case, backends, mnist.training, "cpu")
-    assert len(results) == len(checks.backend_pairs(list(backends))) + (case.dtype == "float64")
+    assert len(results) == len(backend_pairs(list(backends))) + (case.dtype == "float64")
     assert not failures(results)
 
 

@@ -1,4 +1,4 @@
-"""The backend contract (conformance/contract.py) and the registry (conformance/backends.py).
+"""The backend contract (conformance/backend/contract.py) and the registry (conformance/backend/registry.py).
 
 A fourth backend comes in three ways with no change to the backend-free side: by its dotted path
 (tests/toy_backend.py), and through the `nndl.backends` entry point that an installed package
@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import cli, contract
-from conformance.backends import BUILT_IN, backend_names, load_backend
-from conformance.errors import BackendContractError, NndlError
+from conformance.backend import contract
+from conformance.backend.registry import BUILT_IN, backend_names, load_backend
+from conformance.cli.options import DEVICES
+from conformance.spec.errors import BackendContractError, NndlError
 from tests import toy_backend
 from tests.cli_support import SMALL_BENCH, assert_one_line_error, read_json
 
@@ -55,7 +56,7 @@ def test_the_devices_are_the_union_of_the_installed_backends_devices():
             devices |= set(load_backend(name).DEVICES)
         except NndlError:
             continue
-    assert set(cli.DEVICES) == devices and "cpu" in cli.DEVICES and "tpu" not in cli.DEVICES
+    assert set(DEVICES) == devices and "cpu" in DEVICES and "tpu" not in DEVICES
 
 
 def test_the_check_reads_its_names_from_the_protocols():
@@ -288,3 +289,27 @@ def test_parameters_of_the_wrong_shape_are_caught_in_training_checks(nndl, fake_
         "the transposed_parameters backend breaks the backend contract: its Model.parameters gave "
         "layer 0 W of shape (784, 30), expected (30, 784)",
     )
+
+
+def test_the_port_facing_paths_give_every_public_name_of_the_modules_they_stand_for():
+    """README, "What a port imports": conformance.contract and conformance.training stay importable."""
+    import conformance.contract
+    import conformance.training
+    from conformance.run import training
+
+    for shim, module in ((conformance.contract, contract), (conformance.training, training)):
+        public = {name for name in vars(module) if not name.startswith("_")}
+        assert public <= set(vars(shim)), f"{shim.__name__} lacks {public - set(vars(shim))}"
+        assert all(getattr(shim, name) is getattr(module, name) for name in public)
+
+
+def test_the_example_port_imports_only_the_port_facing_paths():
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples/my_backend/my_backend/__init__.py"
+    imported = {node.module for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ImportFrom)}
+    assert {module for module in imported if module.startswith("conformance")} == {
+        "conformance.contract",
+        "conformance.training",
+    }

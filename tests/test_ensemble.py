@@ -7,15 +7,16 @@ import time
 import numpy as np
 import pytest
 
-from conformance import ensemble, runs
-from conformance.backends import load_backend
-from conformance.checkpoint import load_checkpoint
-from conformance.checks import check_ensemble
-from conformance.errors import NndlError
-from conformance.matrix import ENSEMBLE_CASES
-from conformance.spec import Spec
-from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import prepare_data, train, train_together
+from conformance.backend.registry import load_backend
+from conformance.book import ensemble
+from conformance.data.streams import epoch_plan, initial_parameters
+from conformance.run import resume, session
+from conformance.run.checkpoint import load_checkpoint
+from conformance.run.training import prepare_data, train, train_together
+from conformance.spec.errors import NndlError
+from conformance.spec.spec import Spec
+from conformance.suite.ensembles import check_ensemble
+from conformance.suite.matrix import ENSEMBLE_CASES
 from tests.cli_support import DIVERGING_SPEC, assert_one_line_error, forbid_training
 
 pytestmark = pytest.mark.usefixtures("quick_mnist", "no_cache_no_download")
@@ -231,7 +232,7 @@ def test_torch_and_jax_train_the_members_as_one_and_get_the_references_counts(nn
 
 
 def test_members_already_saved_are_loaded_not_trained(nndl, numpy_members, monkeypatch):
-    monkeypatch.setattr(ensemble, "train", lambda *args, **kwargs: pytest.fail("a saved member was trained again"))
+    monkeypatch.setattr(session, "train", lambda *args, **kwargs: pytest.fail("a saved member was trained again"))
     folder = numpy_members / "members"
     result = nndl("ensemble", *TINY, "--members", "2", "--seed", "5", "--backend", "numpy", "--save-members", folder)
     assert result.code == 0, result.err
@@ -247,7 +248,7 @@ def test_a_killed_ensemble_goes_on_from_each_members_last_epoch(nndl, tmp_path, 
     two_epochs = (*TINY, "--epochs", "2", "--members", "2", "--seed", "5", "--backend", backend)
     assert nndl("ensemble", *two_epochs, "--json", tmp_path / "alone.json").code == 0
     folder = tmp_path / "members"
-    save = runs.RunRecorder.save
+    save = resume.RunRecorder.save
 
     def killed_after_member_2s_first_epoch(recorder, history, model):
         save(recorder, history, model)
@@ -255,7 +256,7 @@ def test_a_killed_ensemble_goes_on_from_each_members_last_epoch(nndl, tmp_path, 
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(runs.RunRecorder, "save", killed_after_member_2s_first_epoch)
+        patch.setattr(resume.RunRecorder, "save", killed_after_member_2s_first_epoch)
         assert nndl("ensemble", *two_epochs, "--save-members", folder).code == 130
     result = nndl("ensemble", *two_epochs, "--save-members", folder, "--json", tmp_path / "resumed.json")
     assert result.code == 0, result.err

@@ -1,7 +1,7 @@
 """Every record says what it ran on: the versions, the processor, the cores and each framework's threads.
 
 A float32 conformance row once passed on one machine and failed on another, and nothing in its
-record said which (conformance/tolerances.py). `conform`, `bench`, `train` and `reproduce` now
+record said which (conformance/suite/tolerances.py). `conform`, `bench`, `train` and `reproduce` now
 write `ran_on` into their JSON, and the conformance report's header says it in one line.
 """
 
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import environment, reproduce
-from conformance.backends import BUILT_IN, BUILT_IN_FRAMEWORKS, load_backend
-from conformance.errors import BackendNotInstalledError
+from conformance.backend import environment
+from conformance.backend.registry import BUILT_IN, BUILT_IN_FRAMEWORKS, load_backend
+from conformance.book import reproduce
+from conformance.spec.errors import BackendNotInstalledError
 from tests.cli_support import SMALL_BENCH, read_json
 from tests.test_reproduce import tiny_preset
 
@@ -119,7 +120,7 @@ def test_bench_writes_what_it_ran_on_for_every_backend_it_timed(nndl, tmp_path):
 
 def test_reproduce_writes_what_each_run_ran_on(mnist, tmp_path):
     spec, splits = tiny_preset(mnist)
-    reproduce.reproduce(spec, reference, "cpu", splits, [0], tmp_path, log=lambda line: None)
+    reproduce.reproduce(spec, "numpy", "cpu", splits, [0], tmp_path, log=lambda line: None)
     run = json.loads((tmp_path / "runs" / "ch3-xent-30-seed0.json").read_text())
     summary = json.loads((tmp_path / "ch3-xent-30.json").read_text())
     assert run["ran_on"]["threads"]["numpy"]["threads"] >= 1

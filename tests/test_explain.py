@@ -7,8 +7,8 @@ The ports (tests/broken_*_backend.py) are the reference with one function replac
 import numpy as np
 import pytest
 
-from conformance.explain import DROPOUT_SCALING, ArrayDifference, array_differences, gradient_culprit
-from conformance.presets import load_preset
+from conformance.spec.presets import load_preset
+from conformance.suite.explain import DROPOUT_SCALING, ArrayDifference, array_differences, gradient_culprit
 from tests.cli_support import read_json
 
 pytestmark = pytest.mark.usefixtures("quick_mnist")  # the session's MNIST, read once

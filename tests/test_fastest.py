@@ -1,4 +1,4 @@
-"""Tests of `nndl train --backend auto` (conformance/fastest.py): the key, the cache, the measurement, the CLI.
+"""Tests of `nndl train --backend auto` (conformance/speed/fastest.py): the key, the cache, the measurement, the CLI.
 
 Each test gets an empty cache of its own (no_cache_no_download), never the user's. Most tests replace
 the measurement with made-up times; the ones that really time the backends do it on a few hundred images.
@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conformance import fastest
-from conformance.backends import backend_names, load_backend
-from conformance.data import PIXELS, Split
-from conformance.errors import BackendNotInstalledError, NndlError
-from conformance.presets import load_preset
-from conformance.streams import epoch_plan
+from conformance.backend.registry import backend_names, load_backend
+from conformance.data.mnist import PIXELS, Split
+from conformance.data.streams import epoch_plan
+from conformance.spec.errors import BackendNotInstalledError, NndlError
+from conformance.spec.presets import load_preset
+from conformance.speed import fastest
 from tests.backend_support import untrained_checkpoint
 from tests.cli_support import DIVERGING_SPEC, assert_one_line_error, forbid_training, read_json
 

@@ -2,7 +2,7 @@
 
 The float32 rows of `nndl conform --full` failed on a 2-core machine: a max-pool window whose two
 largest entries were 8 ulps apart picked another maximum in torch than in the reference, and the
-free-running runs parted there (conformance/tolerances.py). These tests run those rows as a user
+free-running runs parted there (conformance/suite/tolerances.py). These tests run those rows as a user
 would, in a subprocess, at the default threads and at OMP_NUM_THREADS=1 (which changes both
 OpenBLAS's and torch's kernels), and hold what the fix rests on: the perturbed runs of the
 reference, the steps taken from the reference's parameters, and `--explain`'s tie analysis.
@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import checks, tolerances
-from conformance.checks import _one_ulp, check_trajectory, relative_difference
-from conformance.engine import Outcome
-from conformance.explain import tie_flip_lines
-from conformance.matrix import CHAPTER_6, TRAJECTORY_CASES
-from conformance.streams import dither_generator, epoch_plan, initial_parameters
-from conformance.training import prepare_data
+from conformance.data.streams import dither_generator, epoch_plan, initial_parameters
+from conformance.run.training import prepare_data
+from conformance.suite import tolerances, trajectories
+from conformance.suite.engine import Outcome
+from conformance.suite.explain import tie_flip_lines
+from conformance.suite.matrix import CHAPTER_6, TRAJECTORY_CASES
+from conformance.suite.results import relative_difference
+from conformance.suite.trajectories import _one_ulp, check_trajectory
 from reference.ties import gradients_with_swapped, near_ties
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -130,8 +131,8 @@ def test_the_epoch_yardstick_in_float32_is_the_largest_of_six_perturbed_runs(mni
     data = prepare_data(reference.asarray, training.images, training.labels, 10, "float32")
     model = reference.Model(spec, params)
     model.train_epoch(data, plan, spec.training.eta)
-    run = checks._Run(after_step=[], after_epoch=model.parameters())
-    measured = checks.rounding_sensitivity(reference, spec, params, plan, training, run, seed=0)
+    run = trajectories._Run(after_step=[], after_epoch=model.parameters())
+    measured = trajectories.rounding_sensitivity(reference, spec, params, plan, training, run, seed=0)
     moves = measured["perturbed_runs"]
     assert len(moves) == 2 + tolerances.DITHERED_RUNS and all(move > 0 for move in moves.values())
     assert measured["rounding_sensitivity"] == max(moves.values())

@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 import reference
-from conformance.checkpoint import load_checkpoint, save_checkpoint
-from conformance.checks import relative_difference
-from conformance.errors import DivergenceError
-from conformance.presets import load_preset
-from conformance.spec import Spec
-from conformance.streams import EpochPlan, epoch_plan, initial_parameters
-from conformance.training import prepare_data, train, train_epoch
+from conformance.data.streams import EpochPlan, epoch_plan, initial_parameters
+from conformance.run.checkpoint import load_checkpoint, save_checkpoint
+from conformance.run.training import prepare_data, train, train_epoch
+from conformance.spec.errors import DivergenceError
+from conformance.spec.presets import load_preset
+from conformance.spec.spec import Spec
+from conformance.suite.results import relative_difference
 from reference.baseline import per_example_epoch
 from tests.backend_support import (
     PRECIOUS,

@@ -4,7 +4,7 @@ Every hidden activation x cost (with its output layer) x regulariser x dropout o
 one, two and three hidden layers. The gradient checked is that of the regularised mean cost
 of a batch, with fixed dropout masks; every single parameter is perturbed.
 
-The estimate is the conformance engine's (conformance.checks.finite_difference_gradients):
+The estimate is the conformance engine's (conformance.suite.gradients.finite_difference_gradients):
 Richardson's, two central differences at h and h/2 combined so that the h^2 error terms
 cancel. That leaves an error of order h^4 from truncation and eps C / h from rounding, both
 near 1e-12 at h = 1e-3 on these tiny nets, small enough to check the tiny gradients of the
@@ -17,8 +17,9 @@ import itertools
 import numpy as np
 import pytest
 
-from conformance.checks import finite_difference_gradients, relative_difference
-from conformance.streams import initial_parameters
+from conformance.data.streams import initial_parameters
+from conformance.suite.gradients import finite_difference_gradients
+from conformance.suite.results import relative_difference
 from reference.network import Network, backprop, cost, forward, gradients
 from reference.train import sgd_step
 from tests.nets import random_batch, tiny_spec

@@ -14,12 +14,12 @@ jnp = jax.numpy
 
 import jax_impl
 import reference
-from conformance.checkpoint import load_checkpoint
-from conformance.checks import relative_difference
-from conformance.errors import NndlError
-from conformance.presets import load_preset
-from conformance.streams import EpochPlan, batch_bounds, epoch_plan, initial_parameters
-from conformance.training import evaluate, prepare_data
+from conformance.data.streams import EpochPlan, batch_bounds, epoch_plan, initial_parameters
+from conformance.run.checkpoint import load_checkpoint
+from conformance.run.training import evaluate, prepare_data
+from conformance.spec.errors import NndlError
+from conformance.spec.presets import load_preset
+from conformance.suite.results import relative_difference
 from jax_impl import streams as jax_streams
 from jax_impl import train as jax_train
 from tests.backend_support import PRESET, SMALL, untrained_checkpoint

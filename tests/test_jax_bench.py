@@ -9,11 +9,11 @@ import pytest
 jax = pytest.importorskip("jax")
 
 import jax_impl
-from conformance import bench
-from conformance.contract import BACKEND_ROW, BARE_LOOP
-from conformance.presets import load_preset
-from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import prepare_data
+from conformance.backend.contract import BACKEND_ROW, BARE_LOOP
+from conformance.data.streams import epoch_plan, initial_parameters
+from conformance.run.training import prepare_data
+from conformance.spec.presets import load_preset
+from conformance.speed import bench
 from jax_impl.baseline import bare_epoch
 from tests.cli_support import SMALL_BENCH
 

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import engine, layer_speeds, matrix
-from conformance.backends import backend_names
-from conformance.checks import check_trajectory
-from conformance.presets import load_preset
-from conformance.streams import initial_parameters
+from conformance.backend.registry import backend_names
+from conformance.data.streams import initial_parameters
+from conformance.run import layer_speeds
+from conformance.spec.presets import load_preset
+from conformance.suite import engine, matrix
+from conformance.suite.trajectories import check_trajectory
 from tests.cli_support import read_json
 
 pytestmark = pytest.mark.usefixtures("quick_mnist")  # the session's MNIST, read once

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import lesson, lesson_html
-from conformance.backends import BUILT_IN
-from conformance.lessons import BY_NAME, CONCEPTS
+from conformance.backend.registry import BUILT_IN
+from conformance.book import lesson, site
+from conformance.book.lessons import BY_NAME, CONCEPTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def test_every_public_name_of_a_backend_module_belongs_to_a_lesson(path):
         name for name in lesson.public_names(path) if (module, name) not in lessons and (module, "*") not in lessons
     ]
     assert not untaught, (
-        f"{path.parent.name}/{path.name}: no lesson shows {untaught}; add them to conformance/lessons.py"
+        f"{path.parent.name}/{path.name}: no lesson shows {untaught}; add them to conformance/book/lessons.py"
     )
 
 
@@ -171,9 +171,7 @@ def test_a_backend_that_is_not_installed_is_shown_so(nndl, quick_mnist, monkeypa
 
 def concept_page(tmp_path, name="cross-entropy", mnist=None) -> Path:
     loader = lesson.mnist_loader(lambda: mnist)
-    lesson_html.write_site(
-        tmp_path, [BY_NAME[name]], lambda concept: lesson.measure(concept, loader), log=lambda m: None
-    )
+    site.write_site(tmp_path, [BY_NAME[name]], lambda concept: lesson.measure(concept, loader), log=lambda m: None)
     return tmp_path / f"{name}.html"
 
 

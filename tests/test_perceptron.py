@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conformance import engine, matrix
-from conformance.backends import backend_names
-from conformance.checks import BIT_PAIRS, check_perceptrons, perceptron_outputs
+from conformance.backend.registry import backend_names
+from conformance.suite import engine, matrix
+from conformance.suite.perceptrons import BIT_PAIRS, check_perceptrons, perceptron_outputs
 from reference import perceptron as reference_perceptron
 
 X1, X2 = BIT_PAIRS  # 0011, 0101

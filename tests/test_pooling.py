@@ -16,7 +16,7 @@ import ast
 import numpy as np
 import pytest
 
-from conformance.checks import relative_difference
+from conformance.suite.results import relative_difference
 from reference.convolution import correlate, input_gradient, weight_gradient
 from reference.pooling import POOLS
 from tests.backend_support import one_torch_thread

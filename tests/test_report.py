@@ -3,9 +3,11 @@
 import json
 
 import reference
-from conformance import engine, environment, report
-from conformance.checks import PERCEPTRON_OUTPUTS, Result
-from conformance.engine import Outcome
+from conformance.backend import environment
+from conformance.suite import engine, report
+from conformance.suite.engine import Outcome
+from conformance.suite.perceptrons import PERCEPTRON_OUTPUTS
+from conformance.suite.results import Result
 
 PAIRS = ["torch vs numpy", "jax vs numpy", "jax vs torch"]
 FINITE = "numpy vs finite differences"

@@ -4,11 +4,10 @@ import json
 
 import pytest
 
-import reference
-from conformance import reproduce
-from conformance.errors import NndlError
-from conformance.presets import load_preset
-from conformance.spec import Spec
+from conformance.book import reproduce
+from conformance.spec.errors import NndlError
+from conformance.spec.presets import load_preset
+from conformance.spec.spec import Spec
 from tests.cli_support import assert_one_line_error
 
 
@@ -23,7 +22,7 @@ def tiny_preset(mnist) -> tuple[Spec, dict]:
 
 def test_the_best_run_is_reported_with_the_mean_and_spread_and_runs_are_not_trained_twice(mnist, tmp_path, monkeypatch):
     spec, splits = tiny_preset(mnist)
-    result = reproduce.reproduce(spec, reference, "cpu", splits, [0, 1, 2], tmp_path, log=lambda line: None)
+    result = reproduce.reproduce(spec, "numpy", "cpu", splits, [0, 1, 2], tmp_path, log=lambda line: None)
     runs = [json.loads((tmp_path / "runs" / f"ch3-xent-30-seed{seed}.json").read_text()) for seed in (0, 1, 2)]
     figures = [100 * max(epoch["test_accuracy"] for epoch in run["epochs"]) for run in runs]
     assert result.figures == figures and len(set(figures)) > 1  # three different runs
@@ -38,18 +37,18 @@ def test_the_best_run_is_reported_with_the_mean_and_spread_and_runs_are_not_trai
     assert f"| 95.49% | {max(figures):.2f}% | {max(figures) - 95.49:+.2f} |" in page
 
     monkeypatch.setattr(reproduce, "train", lambda *args, **kwargs: pytest.fail("trained a run that was saved"))
-    again = reproduce.reproduce(spec, reference, "cpu", splits, [0, 1, 2], tmp_path, log=lambda line: None)
+    again = reproduce.reproduce(spec, "numpy", "cpu", splits, [0, 1, 2], tmp_path, log=lambda line: None)
     assert again.figures == figures
 
 
 def test_a_saved_run_of_another_spec_is_refused(mnist, tmp_path):
     spec, splits = tiny_preset(mnist)
-    reproduce.reproduce(spec, reference, "cpu", splits, [0], tmp_path, log=lambda line: None)
+    reproduce.reproduce(spec, "numpy", "cpu", splits, [0], tmp_path, log=lambda line: None)
     tree = spec.to_dict()
     tree["training"]["eta"] = 0.25
     changed = Spec.from_dict(tree, "tests/test_reproduce.py")
     with pytest.raises(NndlError, match="holds another run"):
-        reproduce.reproduce(changed, reference, "cpu", splits, [0], tmp_path, log=lambda line: None)
+        reproduce.reproduce(changed, "numpy", "cpu", splits, [0], tmp_path, log=lambda line: None)
 
 
 @pytest.mark.parametrize(

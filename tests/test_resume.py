@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from conformance import cli
-from conformance.checkpoint import load_checkpoint, save_checkpoint
-from conformance.data import MNIST_SHA256
-from conformance.runs import STATE_FILE, load_run
+from conformance.data.mnist import MNIST_SHA256
+from conformance.run.checkpoint import load_checkpoint, save_checkpoint
+from conformance.run.resume import STATE_FILE, load_run
 from tests.cli_support import assert_one_line_error, assert_same_params, forbid_training, read_json
 
 REPOSITORY = Path(__file__).resolve().parents[1]

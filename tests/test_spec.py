@@ -1,4 +1,4 @@
-"""Tests of conformance.spec and conformance.presets: the book's experiments, and bad spec files.
+"""Tests of conformance.spec.spec and conformance.spec.presets: the book's experiments, and bad spec files.
 
 Every bad spec must be refused with a SpecError that names both the file and the key, so that
 the user can find the line to fix without reading a traceback.
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.errors import SpecError
-from conformance.presets import load_preset, preset_names
-from conformance.spec import Spec, load_spec, spec_to_toml
+from conformance.spec.errors import SpecError
+from conformance.spec.presets import load_preset, preset_names
+from conformance.spec.spec import Spec, load_spec, spec_to_toml
 
 BOOK_PRESETS = ("ch1-sigmoid-30", "ch1-sigmoid-100", "ch3-l2-100", "ch3-overfit-1000")
 

@@ -5,10 +5,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from conformance import streams
-from conformance.presets import load_preset
-from conformance.spec import Spec
-from conformance.streams import batch_bounds, dropout_masks, epoch_order, epoch_plan, initial_parameters
+from conformance.data import streams
+from conformance.data.streams import batch_bounds, dropout_masks, epoch_order, epoch_plan, initial_parameters
+from conformance.spec.presets import load_preset
+from conformance.spec.spec import Spec
 from tests.nets import tiny_spec
 
 # sha256 of the draws for seed 0, taken once. A NumPy that draws other bits from PCG64, or

@@ -9,11 +9,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import torch_impl
-from conformance import bench
-from conformance.backends import BUILT_IN, backend_names
-from conformance.presets import load_preset
-from conformance.streams import epoch_plan, initial_parameters
-from conformance.training import prepare_data
+from conformance.backend.registry import BUILT_IN, backend_names
+from conformance.data.streams import epoch_plan, initial_parameters
+from conformance.run.training import prepare_data
+from conformance.spec.presets import load_preset
+from conformance.speed import bench
 from tests.cli_support import SMALL_BENCH
 from torch_impl.baseline import bare_epoch
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance.errors import DivergenceError
-from conformance.presets import load_preset
-from conformance.streams import batch_bounds, epoch_plan, initial_parameters
-from conformance.training import prepare_data, train, train_epoch
+from conformance.data.streams import batch_bounds, epoch_plan, initial_parameters
+from conformance.run.training import prepare_data, train, train_epoch
+from conformance.spec.errors import DivergenceError
+from conformance.spec.presets import load_preset
 from reference.baseline import bare_epoch, per_example_epoch, per_example_gradients
 from reference.network import Network, backprop
 from reference.train import sgd_step

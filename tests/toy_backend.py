@@ -1,12 +1,12 @@
 """A fourth backend that lives in the tests alone: the NumPy reference under another name.
 
 Named by its dotted path (`nndl conform --backends numpy,tests.toy_backend`), it shows that a
-backend needs nothing from the backend-free side but the contract (conformance/contract.py).
+backend needs nothing from the backend-free side but the contract (conformance/backend/contract.py).
 It is the reference, so conformance finds no difference at all.
 """
 
-from conformance.contract import BACKEND_ROW, BenchRow
-from conformance.training import prepare_data
+from conformance.backend.contract import BACKEND_ROW, BenchRow
+from conformance.run.training import prepare_data
 from reference import Model, asarray, resolve_device, synchronize  # noqa: F401 (the contract's names)
 
 NAME = "toy"

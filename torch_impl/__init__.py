@@ -1,6 +1,6 @@
 """The PyTorch backend: the network as torch.nn.Modules, every gradient from autograd.
 
-Its module-level names are the backend contract (conformance/contract.py).
+Its module-level names are the backend contract (conformance/backend/contract.py).
 """
 
 from . import perceptron

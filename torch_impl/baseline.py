@@ -19,8 +19,8 @@ mini-batch gains, which does not depend on the framework.
 import torch
 from torch.nn import functional as F
 
-from conformance.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
-from conformance.training import prepare_data
+from conformance.backend.contract import BACKEND_ROW, BARE_LOOP, BenchRow, Ratio
+from conformance.run.training import prepare_data
 
 from .device import asarray, resolve_device, torch_dtype
 from .train import Model

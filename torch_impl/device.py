@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from conformance.errors import NndlError
+from conformance.spec.errors import NndlError
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 

@@ -15,7 +15,7 @@ from .regularizers import REGULARIZERS
 
 
 class Network(nn.Module):
-    """A spec's network (conformance.spec.Network) as this backend's layers, and its cost."""
+    """A spec's network (conformance.spec.parts.Network) as this backend's layers, and its cost."""
 
     def __init__(self, network):
         super().__init__()

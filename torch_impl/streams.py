@@ -1,6 +1,6 @@
 """Torch's own random streams, for `--rng native`: every draw made by torch.Generator on the device.
 
-They give the same kinds of draw as the shared streams (conformance/streams.py), keyed the same
+They give the same kinds of draw as the shared streams (conformance/data/streams.py), keyed the same
 way by (seed, stream, epoch), but from torch's generator, so a native run is not comparable draw
 for draw with any other backend's; conformance never uses them. What they save is the NumPy
 draws and the copy of the order and the masks onto the device each epoch. (The reference has no
@@ -10,7 +10,7 @@ such file: NumPy's generator is the shared stream.)
 import numpy as np
 import torch
 
-from conformance.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, EpochPlan
+from conformance.data.streams import DROPOUT_STREAM, INIT_STREAM, ORDER_STREAM, EpochPlan
 
 
 class NativeStreams:
@@ -25,7 +25,7 @@ class NativeStreams:
         return torch.Generator(device=self.device).manual_seed(int(state))
 
     def initial_parameters(self, network, seed):
-        """As conformance.streams.initial_parameters: biases first, then weights, in float64."""
+        """As conformance.data.streams.initial_parameters: biases first, then weights, in float64."""
         generator = self._generator(seed, INIT_STREAM)
 
         def normal(shape):

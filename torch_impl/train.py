@@ -1,7 +1,7 @@
 """Stochastic gradient descent: the update rule, and one epoch of mini-batches.
 
 The epoch loop around this (monitoring, early stopping, the eta schedule, the search for the
-step where a run diverged) is shared by every backend and lives in conformance.training; this
+step where a run diverged) is shared by every backend and lives in conformance.run.training; this
 file holds only what PyTorch does itself. An epoch here is a Python loop over the mini-batches,
 one SGD step each; there is no `_scanned_epoch`, the one compiled lax.scan that jax_impl/train.py
 makes of the same loop.
@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from conformance.streams import batch_bounds
+from conformance.data.streams import batch_bounds
 
 from .device import asarray, resolve_device, torch_dtype
 from .network import Network, backprop, evaluate, forward, gradients, penalty, predict

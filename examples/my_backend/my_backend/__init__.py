@@ -1,7 +1,7 @@
 """An example of a backend from outside nndl: the NumPy reference under another name.
 
 A backend is a module whose module-level names satisfy nndl's backend contract
-(conformance/contract.py): NAME, FRAMEWORKS, DEVICES, COMPILES, Model, resolve_device,
+(conformance.contract, README "What a port imports"): NAME, FRAMEWORKS, DEVICES, COMPILES, Model, resolve_device,
 synchronize, asarray and bench_rows. This one borrows the reference's Model, so
 `nndl conform --backends numpy,my_backend` finds no difference; a real one would write its own.
 """
