@@ -2,17 +2,31 @@
 
 - Every backend has the reference's modules, and in each module the names the two share appear
   in the same order, so that `diff reference/costs.py torch_impl/costs.py` reads like a lesson.
-- No backend imports another, and the backend-free part of conformance/ (all of it) imports no
-  framework and no backend, and uses no private name of a backend: it knows the backends only
-  through the contract (conformance/contract.py).
+- The borders between packages are Import Linter's contracts, in pyproject.toml's
+  [tool.importlinter]: conformance's wings are layers (cli > book > suite | speed > run > backend >
+  data > spec), nothing in conformance imports a framework, a backend or the conformance package's
+  own API, the reference imports no framework, and the backends are independent of each other.
+  `lint-imports` must pass, and a deliberate violation in a copy of the code must make it fail.
+- What Import Linter cannot see stays here: every module of conformance/ sits in a wing (three
+  named top-level modules aside), no conformance module uses a private name of a backend, and none
+  but the registry names a framework even in a string: it knows the backends only through the
+  contract (conformance/backend/contract.py) and the registry (conformance/backend/registry.py).
 """
 
 import ast
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFORMANCE = ROOT / "conformance"
 BACKEND_PACKAGES = ["reference", "torch_impl", "jax_impl"]
 REFERENCE_MODULES = [
     "activations",
@@ -27,42 +41,57 @@ REFERENCE_MODULES = [
     "baseline",
     "perceptron",
 ]
-FRAMEWORKS = {"torch", "jax", "jaxlib"}
-BACKEND_FREE = [
-    "runs",
-    "spec",
-    "streams",
-    "data",
-    "training",
-    "checkpoint",
-    "engine",
-    "checks",
-    "bench",
-    "fastest",
-    "cli",
-    "contract",
-    "backends",
-    "matrix",
-    "tolerances",
-    "presets",
-    "errors",
-    "files",
-    "report",
-    "lesson",
-    "lessons",
-    "lesson_html",
-    "ensemble",
-    "reproduce",
-    "explain",
-    "layer_speeds",
-    "environment",
-]
 NUMPY_ONLY = {
     # what the book's per-example algorithm needs exists in NumPy only (reference/baseline.py says why)
     "baseline": {"per_example_backprop", "per_example_gradients", "per_example_epoch"},
     # backprop through a conv layer, which autograd and jax.grad derive
     "convolution": {"weight_gradient", "input_gradient"},
 }
+# The only modules directly in conformance/, outside the wings, and why.
+OUTSIDE_THE_WINGS = {
+    "__init__": "the public Python API: it imports from the wings, so no module of conformance may import it",
+    "contract": "a port-facing shim: re-exports conformance.backend.contract at the path outside backends import",
+    "training": "a port-facing shim: re-exports conformance.run.training at the path outside backends import",
+}
+# The registry names nndl's own backends (BUILT_IN) and their frameworks; the rest iterate over it.
+REGISTRY = CONFORMANCE / "backend" / "registry.py"
+
+
+def conformance_modules() -> list[Path]:
+    """Every .py file under conformance/, at any depth."""
+    return sorted(path for path in CONFORMANCE.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def module_id(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def importlinter_config() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def layers_contract() -> dict:
+    """The layers contract of conformance's wings, as pyproject.toml states it."""
+    (contract,) = [
+        contract
+        for contract in importlinter_config()["contracts"]
+        if contract["type"] == "layers" and contract.get("containers") == ["conformance"]
+    ]
+    return contract
+
+
+def layer_names(layer: str) -> list[str]:
+    """The modules of one layer: `suite | speed` holds two; `(name)` marks an optional one."""
+    return [name.strip().strip("()") for name in re.split(r"[|:]", layer)]
+
+
+def layered_modules() -> set[str]:
+    """Every module the layers contract names, relative to conformance/: the wings and the shims."""
+    return {name for layer in layers_contract()["layers"] for name in layer_names(layer)}
+
+
+def wings() -> set[str]:
+    return layered_modules() - set(OUTSIDE_THE_WINGS)
 
 
 def written_backends():
@@ -79,16 +108,6 @@ def public_definitions(path: Path) -> list[str]:
         elif isinstance(node, ast.Assign):
             names += [target.id for target in node.targets if isinstance(target, ast.Name)]
     return [name for name in names if not name.startswith("_")]
-
-
-def imported_roots(path: Path) -> set[str]:
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
 
 
 @pytest.mark.parametrize("backend", written_backends())
@@ -118,16 +137,154 @@ def test_the_classes_of_activations_costs_and_regularizers_line_up(backend):
             assert cls.__name__ == getattr(ours, table)[name].__name__
 
 
-@pytest.mark.parametrize("package", BACKEND_PACKAGES)
-def test_no_backend_imports_another(package):
-    others = set(BACKEND_PACKAGES) - {package}
-    for path in (ROOT / package).glob("*.py"):
-        assert not imported_roots(path) & others, f"{path.relative_to(ROOT)} imports another backend"
+# Import Linter: the contracts in pyproject.toml hold, and break when they should.
 
 
-def test_the_reference_imports_no_framework():
-    for path in (ROOT / "reference").glob("*.py"):
-        assert not imported_roots(path) & FRAMEWORKS, path.name
+def lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `lint-imports` in `cwd`, without its cache (which it would leave there), as the console
+    script does: its entry point, run by this interpreter, so no PATH or script folder is assumed."""
+    try:
+        (script,) = importlib.metadata.entry_points(group="console_scripts", name="lint-imports")
+    except ValueError:
+        pytest.fail("Import Linter is not installed: pip install -e '.[dev]'")
+    module, function = script.value.split(":")
+    env = dict(os.environ, COLUMNS="400")  # one contract name, one line
+    if pythonpath is not None:
+        # first on sys.path, ahead of the editable install's finder (which Python consults last)
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; from {module} import {function}; sys.exit({function}())", "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+
+
+def output_of(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def flat(text: str) -> str:
+    """Whitespace folded to single spaces, so that a contract name wrapped over lines still reads whole."""
+    return " ".join(text.split())
+
+
+def contract_name(contract_id: str) -> str:
+    (contract,) = [contract for contract in importlinter_config()["contracts"] if contract.get("id") == contract_id]
+    return contract["name"]
+
+
+def test_lint_imports_passes():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, output_of(result)
+    kept = len(importlinter_config()["contracts"])
+    assert f"Contracts: {kept} kept, 0 broken." in output_of(result), output_of(result)
+
+
+@pytest.fixture(scope="module")
+def clean_copy(tmp_path_factory) -> Path:
+    """conformance/, the backends and pyproject.toml, copied; lint-imports passes on the copy as it is."""
+    copy = tmp_path_factory.mktemp("layout")
+    for name in ["conformance", *BACKEND_PACKAGES]:
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy)
+    result = lint_imports(copy, pythonpath=copy)
+    assert result.returncode == 0, output_of(result)
+    return copy
+
+
+VIOLATIONS = {
+    # file in the copy, line appended, the contract it breaks, what the report says
+    "an upward import": (
+        "conformance/spec/errors.py",
+        "import conformance.cli  # upward",
+        "wings",
+        "conformance.spec.errors -> conformance.cli",
+    ),
+    "a wing importing a shim": (
+        "conformance/book/reproduce.py",
+        "from conformance.training import train  # a shim",
+        "wings",
+        "conformance.book.reproduce -> conformance.training",
+    ),
+    "a wing importing the package's API": (
+        "conformance/run/resume.py",
+        "from conformance import load_backend  # the public API",
+        "no-api-inside",
+        "conformance.run.resume -> conformance",
+    ),
+    "a new module outside the wings": ("conformance/stray.py", "STRAY = 1", "wings", "conformance.stray"),
+    "conformance importing a framework": (
+        "conformance/data/streams.py",
+        "import torch  # a framework",
+        "conformance-backend-free",
+        "conformance.data.streams -> torch",
+    ),
+    "one backend importing another": (
+        "torch_impl/costs.py",
+        "import jax_impl.costs  # another backend",
+        "backends-independent",
+        "torch_impl.costs -> jax_impl.costs",
+    ),
+}
+
+
+@pytest.mark.parametrize("violation", VIOLATIONS)
+def test_a_deliberate_violation_in_a_copy_breaks_its_contract(clean_copy, tmp_path, violation):
+    """The copy passes as it is (clean_copy); with one line added it fails, naming the contract.
+
+    The line is only in the copy, and PYTHONPATH puts the copy ahead of the editable install, so
+    the failure also shows that lint-imports analysed the copy, not the checkout.
+    """
+    path, line, contract_id, chain = VIOLATIONS[violation]
+    copy = tmp_path / "copy"
+    shutil.copytree(clean_copy, copy)
+    with open(copy / path, "a") as file:
+        file.write(f"\n{line}\n")
+    result = lint_imports(copy, pythonpath=copy)
+    report = flat(output_of(result))
+    assert result.returncode != 0, output_of(result)
+    assert f"{flat(contract_name(contract_id))} BROKEN" in report, output_of(result)
+    assert chain in report, output_of(result)
+
+
+def test_the_wings_of_the_contract_are_its_layers_less_the_shims_and_the_shims_sit_on_top():
+    """A wing may import neither shim because both are in the top layer, beside the CLI."""
+    top = layer_names(layers_contract()["layers"][0])
+    assert "cli" in top
+    assert set(OUTSIDE_THE_WINGS) - {"__init__"} <= set(top)
+
+
+def test_every_module_of_conformance_sits_in_a_wing():
+    strays = []
+    for path in conformance_modules():
+        parts = path.relative_to(CONFORMANCE).parts
+        if len(parts) == 1:
+            if path.stem not in OUTSIDE_THE_WINGS:
+                strays.append(module_id(path))
+        elif parts[0] not in wings():
+            strays.append(module_id(path))
+    assert not strays, f"not in a wing of the layers contract {sorted(wings())}: {strays}"
+    for name in OUTSIDE_THE_WINGS:
+        assert (CONFORMANCE / f"{name}.py").is_file(), (
+            f"conformance/{name}.py is gone: take it out of OUTSIDE_THE_WINGS"
+        )
+
+
+def test_every_folder_of_conformance_holding_python_is_a_wing_and_a_package():
+    folders = {path.parent for path in conformance_modules() if path.parent != CONFORMANCE}
+    top_folders = {folder.relative_to(CONFORMANCE).parts[0] for folder in folders}
+    assert top_folders == wings(), "the folders of conformance/ and the wings of the layers contract differ"
+    # setuptools' packages.find ships packages only: a folder without __init__.py would be left out
+    # of the wheel
+    missing = sorted(module_id(folder) for folder in folders if not (folder / "__init__.py").is_file())
+    assert not missing, f"folders without an __init__.py: {missing}"
+
+
+# What Import Linter cannot see: private names and names in strings.
 
 
 def private_names_used(source: str) -> set[str]:
@@ -142,20 +299,9 @@ def private_names_used(source: str) -> set[str]:
     return {name for name in used if name.startswith("_") and not name.startswith("__")}
 
 
-def test_every_module_of_conformance_is_listed_as_backend_free():
-    assert sorted(path.stem for path in (ROOT / "conformance").glob("*.py") if path.stem != "__init__") == sorted(
-        BACKEND_FREE
-    )
-
-
-@pytest.mark.parametrize("module", BACKEND_FREE)
-def test_the_conformance_modules_import_no_framework_and_no_backend(module):
-    assert not imported_roots(ROOT / "conformance" / f"{module}.py") & (FRAMEWORKS | set(BACKEND_PACKAGES))
-
-
-@pytest.mark.parametrize("module", BACKEND_FREE)
-def test_the_conformance_modules_use_no_private_name_of_a_backend(module):
-    assert not private_names_used((ROOT / "conformance" / f"{module}.py").read_text())
+@pytest.mark.parametrize("path", conformance_modules(), ids=module_id)
+def test_the_conformance_modules_use_no_private_name_of_a_backend(path):
+    assert not private_names_used(path.read_text())
 
 
 def framework_words(source: str) -> list[str]:
@@ -177,10 +323,15 @@ def framework_words(source: str) -> list[str]:
     return [word for word in words if "torch" in word.lower() or "jax" in word.lower()]
 
 
-@pytest.mark.parametrize("module", sorted(set(BACKEND_FREE) - {"backends"}))
-def test_the_conformance_modules_name_no_framework(module):
-    """Only the registry names nndl's own backends (backends.BUILT_IN); the rest iterate over it."""
-    assert not framework_words((ROOT / "conformance" / f"{module}.py").read_text())
+@pytest.mark.parametrize("path", [path for path in conformance_modules() if path != REGISTRY], ids=module_id)
+def test_the_conformance_modules_name_no_framework(path):
+    """Only the registry names nndl's own backends (registry.BUILT_IN); the rest iterate over it."""
+    assert not framework_words(path.read_text())
+
+
+def test_the_registry_is_where_the_built_in_backends_are_named():
+    """The exemption above is for a file that exists and does name them."""
+    assert {"torch_impl", "jax_impl"} <= {word for word in framework_words(REGISTRY.read_text())}
 
 
 def test_the_private_name_check_sees_what_checks_py_used_to_do():
