@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from conformance.spec.presets import load_preset
-from conformance.suite.explain import DROPOUT_SCALING, ArrayDifference, array_differences, gradient_culprit
+from conformance.suite.engine import Outcome
+from conformance.suite.explain import (
+    DROPOUT_SCALING,
+    ArrayDifference,
+    array_differences,
+    explain_failures,
+    gradient_culprit,
+)
+from conformance.suite.results import Result
 from tests.cli_support import read_json
 
 pytestmark = pytest.mark.usefixtures("quick_mnist")  # the session's MNIST, read once
@@ -95,3 +103,15 @@ def test_array_differences_count_the_entries_whose_sign_flipped():
     assert (w.layer, w.array, w.largest, w.sign_flips, w.fine) == (1, "dC/dW", 5.0, 1 / 3, False)
     assert w.relative == pytest.approx(np.sqrt(29) / np.sqrt(14))
     assert (b.largest, b.relative, b.fine) == (0.0, 0.0, True)
+
+
+@pytest.mark.parametrize(
+    ("check", "pair", "named"),
+    [("outputs", "torch vs numpy", "eq. 2"), ("members, one epoch", "torch ensemble vs alone", "per_member")],
+)
+def test_a_failing_check_with_no_array_to_attribute_says_what_it_compared(check, pair, named):
+    """A perceptron's outputs and an ensemble's members have no layer to blame: a line says so, no crash."""
+    failing = Result("a case", check, pair, "float64", 1.0, 0.0)
+    outcome = Outcome("quick", ["numpy", "torch"], {}, "cpu", 0, results=[failing])
+    lines = explain_failures(outcome, cases={}, backends={}, splits={}, device="cpu", seed=0)
+    assert lines[0] == f"a case ({check}, {pair}):" and named in lines[1] and len(lines) == 2
