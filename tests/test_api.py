@@ -108,3 +108,9 @@ def test_the_api_is_what_the_readme_lists():
     section = README.read_text().split("## Python API", 1)[1].split("\n## ", 1)[0]
     for name in conformance.__all__:
         assert f"`{name}" in section or f" {name}(" in section, f"the README's Python API does not list {name}"
+
+
+def test_a_spec_that_does_not_fit_mnist_is_one_clear_error(mnist_path):
+    narrow = load_preset("ch1-sigmoid-30").with_changes("network", input=100)
+    with pytest.raises(NndlError, match="the spec: network.input is 100, but MNIST has 784 features"):
+        train(narrow, data=mnist_path)

@@ -21,7 +21,7 @@ from conformance.backend import environment
 from conformance.backend.registry import REFERENCE, load_backend
 from conformance.data import streams as shared_streams
 from conformance.data.mnist import Log
-from conformance.data.splits import Splits, splits_for
+from conformance.data.splits import Splits, fitting_mnist, splits_for
 from conformance.data.streams import Parameters
 from conformance.run import resume as saved_runs
 from conformance.run.checkpoint import check_parameters, load_checkpoint
@@ -126,7 +126,7 @@ def train(
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     saved = _saved_run(folder, resume, load)
     checkpoint = load_checkpoint(load) if load is not None else None
-    spec = _spec_of_run(spec, saved, checkpoint, load)
+    spec = fitting_mnist(_spec_of_run(spec, saved, checkpoint, load), "the spec")
     settings = _settings(saved, backend=backend, device=device, seed=seed, rng=rng)
     if settings["backend"] == "auto":
         raise NndlError("backend 'auto' is `nndl train`'s (conformance.speed.fastest picks one); name a backend")
