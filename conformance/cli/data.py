@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conformance.cli.options import add_data_option, log, mnist_of
-from conformance.data.mnist import MNIST_SHA256, load_expanded_training
+from conformance.data.expanded import load_expanded_training
+from conformance.data.mnist import MNIST_SHA256
 from conformance.spec.presets import load_preset, preset_names
 from conformance.spec.spec import spec_to_toml
 

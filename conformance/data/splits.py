@@ -4,7 +4,8 @@ spec's [data] section asks, and the check that a spec's network fits MNIST at al
 from __future__ import annotations
 
 from conformance.data import mnist
-from conformance.data.mnist import CLASSES, PIXELS, Log, Split, load_expanded_training
+from conformance.data.expanded import load_expanded_training
+from conformance.data.mnist import CLASSES, PIXELS, Log, Split
 from conformance.spec.errors import SpecError
 from conformance.spec.spec import Spec
 
