@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance.backend.registry import BUILT_IN
-from conformance.book import lesson, site
+from conformance.book import lesson, site, source
 from conformance.book.lessons import BY_NAME, CONCEPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def backend_modules() -> list[Path]:
 def test_every_public_name_of_a_backend_module_belongs_to_a_lesson(path):
     module, lessons = path.stem, taught()
     untaught = [
-        name for name in lesson.public_names(path) if (module, name) not in lessons and (module, "*") not in lessons
+        name for name in source.public_names(path) if (module, name) not in lessons and (module, "*") not in lessons
     ]
     assert not untaught, (
         f"{path.parent.name}/{path.name}: no lesson shows {untaught}; add them to conformance/book/lessons.py"
@@ -38,8 +38,8 @@ def test_every_public_name_of_a_backend_module_belongs_to_a_lesson(path):
 
 def test_the_coverage_test_sees_a_new_layer():
     """A layer added to a backend's layers.py would be a public name that no lesson shows."""
-    source = (ROOT / "reference/layers.py").read_text() + "\n\nclass Recurrent:\n    pass\n"
-    names = lesson.public_names_of(source)
+    extended = (ROOT / "reference/layers.py").read_text() + "\n\nclass Recurrent:\n    pass\n"
+    names = source.public_names_of(extended)
     assert "Recurrent" in names and ("layers", "Recurrent") not in taught()
 
 
