@@ -1,10 +1,11 @@
 """`nndl lesson`: one concept of the book across the three backends, read from their own source, with proof.
 
 The code is read from each backend's files with `ast` (conformance.book.source: nothing is imported
-to show it), by the names in conformance.book.lessons, and lined up row by row against the reference's with difflib: what
-the backends share sits on one row, and a row where they differ is marked. A definition a backend
-lacks is shown as missing, with the sentence of its file that says why. The evidence is the
-concept's conformance check, run now through the backends that are installed.
+to show it), by the names in conformance.book.lessons, and lined up row by row against the
+reference's with difflib: what the backends share sits on one row, and a row where they differ is
+marked. A definition a backend lacks is shown as missing, with the sentence of its file that says
+why. The evidence is the concept's conformance check, run now through the backends that are
+installed.
 """
 
 from __future__ import annotations

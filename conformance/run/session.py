@@ -20,7 +20,7 @@ from typing import Any
 from conformance.backend import environment
 from conformance.backend.registry import REFERENCE, load_backend
 from conformance.data import streams as shared_streams
-from conformance.data.mnist import Log
+from conformance.data.mnist import Log, silent
 from conformance.data.splits import Splits, fitting_mnist, splits_for
 from conformance.data.streams import Parameters
 from conformance.run import resume as saved_runs
@@ -122,7 +122,7 @@ def train(
     `checkpoint_dir`; a resumed run whose spec or settings differ from the saved ones is refused
     unless `allow_changes`. `layer_speeds` records chapter 5's speed of learning every epoch.
     """
-    log = log or _silent
+    log = log or silent
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     saved = _saved_run(folder, resume, load)
     checkpoint = load_checkpoint(load) if load is not None else None
@@ -243,7 +243,3 @@ def _each(*callbacks):
             callback(history, model)
 
     return each
-
-
-def _silent(message: str) -> None:
-    """The log used when the caller passes none."""

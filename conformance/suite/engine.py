@@ -146,6 +146,6 @@ def conform(
     registered one; one not installed is skipped, with the reason), on the MNIST file `data`
     (None: $NNDL_DATA, the cache or a download). The Outcome holds every result; its `failures`
     are the checks that failed, and conformance.suite.report.to_json gives the whole of it as JSON."""
-    log = log or (lambda message: None)
+    log = log or mnist.silent
     names = list(backends) if backends is not None else registered_backends()
     return run_conformance(mode, names, mnist.load_mnist(data, log=log), device, case_filter, seed, log, explain)
