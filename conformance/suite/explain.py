@@ -5,15 +5,25 @@ Layers are numbered from the input, layer 1 being the first with weights and lay
 layer, as the book's delta^l and W^l are.
 
 - A gradient: the difference broken down by layer and by array (dC/dW, dC/db): the largest
-  absolute difference, the relative one, and how many entries changed sign. The highest layer
-  whose dC/db is off is where the error enters delta (BP3 makes dC/db = delta): BP1 if that is
-  the output layer, else BP2 through the weights of the layer above; the layers below inherit
-  it through BP2. If only dC/dW is off, the biases fine, the suspects are BP4 and the
+  absolute difference, the relative one, and how many entries changed sign. What agrees says as
+  much as what differs. dC/dW = delta a^T (BP4) and dC/db = delta (BP3) are made from the same
+  delta, so a layer whose dC/db is off while its dC/dW agrees has the right delta: BP3 broke there.
+  The highest layer whose dC/db and dC/dW are both off is where the error enters delta: BP1 if
+  that is the output layer, else BP2 through the weights of the layer above; the layers below
+  inherit it through BP2. If only dC/dW is off, the biases fine, the suspects are BP4 and the
   regulariser's term of the gradient.
 - The first steps of training: the first step beyond the bound is replayed from the reference's
   parameters before it, in both backends. If their gradients differ there, they are explained as
-  above; if not, the step itself is: weights off with the biases fine is the regulariser's step
-  (for L2 the n its weight decay implies), biases off too the SGD update.
+  above. If not, the step itself is: each port's step, array by array, is fitted by least squares
+  as a sum of the book's terms from the reference's gradient, W's step = a (-eta g) +
+  c (-eta (lambda / n) d), g the gradient without the regulariser's term and d = W for L2, sgn(W)
+  for L1, and b's step = a_b (-eta dC/db) + c_b (-eta (lambda / n) d_b) (the book's step: a = c =
+  a_b = 1, c_b = 0; without a regulariser only a and a_b). Where the fit leaves at most
+  FIT_TOLERANCE of the step, what differs is named: a or a_b = m, the mean without its 1/m; -1,
+  the wrong sign; c = -1, the regulariser's step with the wrong sign; another c, the n it implies;
+  c_b != 0, weight decay applied to the biases; another ratio, as found (eta or 1/m; a = c: the
+  whole step, eta). Where it does not, the step is only located: weights off with the biases fine,
+  or the whole SGD update.
 - A max-pooling net whose free-running runs part (their difference jumps ten times from one step
   to the next): the step is replayed from the reference's parameters, the reference's max-pool
   windows whose two largest entries are a few ulps apart are listed (reference/ties.py), and each
@@ -22,6 +32,8 @@ layer, as the book's delta^l and W^l are.
   for float32 runs whose checks pass but whose free-running steps part.
 - Correct counts: both backends evaluate the same parameters. If they disagree there, it is
   inference, which for a net with dropout differs from training by dropout's scaling.
+
+A check that failed because a port's method raised or declined is not explained: its own line says so.
 """
 
 from __future__ import annotations
@@ -41,6 +53,8 @@ from conformance.suite.results import Result, device_for, relative_difference
 from conformance.suite.trajectories import EVALUATED_AFTER_STEPS
 
 JUMP = 10  # a free-running difference this many times the step before's: where two runs part
+FIT_TOLERANCE = 1e-3  # a step is a sum of the book's terms if the least squares fit leaves at most this part of it
+RATIO_TOLERANCE = 1e-2  # a step's term is named by its ratio to the book's to two digits (float32 decay: ~1e-3)
 
 OUTPUT_ERRORS = {  # BP1 for each cost, with its output layer's activation
     "quadratic": "delta^L = (a^L - y) * sigma'(z^L)",
@@ -102,26 +116,49 @@ def layer_lines(differences: list[ArrayDifference], n_layers: int) -> list[str]:
 def gradient_culprit(differences: list[ArrayDifference], spec) -> str:
     """The equation the first wrong gradient comes from (see the module's docstring)."""
     layers = spec.network.layers
-    n_layers = len(layers)
-    off = [d for d in differences if not d.fine]
-    biases_off = [d.layer for d in off if d.array == "dC/db"]
-    if biases_off:
-        top = max(biases_off)
-        if top == n_layers:
-            return f"the output error is wrong: BP1, {OUTPUT_ERRORS[spec.network.cost]}, and BP3 dC/db^L = delta^L"
-        through = "convolution and pooling" if layers[top].type == "conv" else "weights"
-        inherited = "; the layers below inherit the error through BP2" if any(d.layer < top for d in off) else ""
-        return (
-            f"delta^{top} is the first wrong delta (dC/db^{top} = delta^{top}, BP3): BP2 through layer {top + 1}'s "
-            f"{through}, delta^{top} = ((W^{top + 1})^T delta^{top + 1}) * sigma'(z^{top}){inherited}"
-        )
-    weights_off = ", ".join(str(d.layer) for d in off)
+    off = {(d.layer, d.array) for d in differences if not d.fine}
+    biases_off = sorted(layer for layer, array in off if array == "dC/db")
+    wrong_deltas = [layer for layer in biases_off if (layer, "dC/dW") in off]
+    culprits = [_delta_culprit(max(wrong_deltas), off, spec)] if wrong_deltas else []
+    if wrong_bp3 := [layer for layer in biases_off if layer not in wrong_deltas]:
+        culprits.append(_bias_culprit(wrong_bp3, len(layers)))
+    if culprits:
+        return "; and ".join(culprits)
+    weights_off = ", ".join(str(layer) for layer, _ in sorted(off))
     regularizer = spec.training.regularizer
     suspects = "BP4, dC/dW^l = delta^l (a^(l-1))^T"
     if regularizer != "none":
         term = "(lambda / n) w" if regularizer == "l2" else "(lambda / n) sgn(w)"
         suspects += f", or the {regularizer.upper()} term of the gradient, {term} with n the whole training set's size"
     return f"only dC/dW is off (layer {weights_off}), every dC/db fine: {suspects}"
+
+
+def _delta_culprit(top: int, off: set, spec) -> str:
+    """BP1 or BP2, where `top` is the highest layer whose dC/db and dC/dW, both made from delta^top, are off."""
+    layers = spec.network.layers
+    if top == len(layers):
+        return f"the output error is wrong: BP1, {OUTPUT_ERRORS[spec.network.cost]}, and BP3 dC/db^L = delta^L"
+    through = "convolution and pooling" if layers[top].type == "conv" else "weights"
+    inherited = "; the layers below inherit the error through BP2" if any(layer < top for layer, _ in off) else ""
+    return (
+        f"delta^{top} is the first wrong delta (dC/db^{top} = delta^{top}, BP3): BP2 through layer {top + 1}'s "
+        f"{through}, delta^{top} = ((W^{top + 1})^T delta^{top + 1}) * sigma'(z^{top}){inherited}"
+    )
+
+
+def _bias_culprit(layers: list[int], n_layers: int) -> str:
+    """BP3, at the layers whose dC/db is off while their dC/dW, made from the same delta, agrees."""
+    if len(layers) == 1:
+        (layer,) = layers
+        l, below = str(layer), str(layer - 1)
+        where = f"layer {layer}{', the output layer' if layer == n_layers else ''}"
+    else:
+        l, below = "l", "(l-1)"
+        where = f"layers {', '.join(str(layer) for layer in layers[:-1])} and {layers[-1]}"
+    return (
+        f"BP3, dC/db^{l} = delta^{l}, is what broke at {where}: dC/db^{l} is off while dC/dW^{l} = "
+        f"delta^{l} (a^{below})^T, from the same delta, agrees, so delta^{l} is right"
+    )
 
 
 # checks that compare no gradients and no steps, so no layer or array to attribute a failure to: what they say
@@ -137,6 +174,8 @@ def explain_failures(outcome, cases: dict, backends: dict, splits: dict, device:
     """An explanation, as lines, of every failing check of `outcome`."""
     lines, data = [], {}  # data: each case's CaseData, shared by all of its explained checks
     for result in outcome.failures:
+        if "error" in result.detail:  # a port's method raised or declined: the result's own line says so
+            continue
         if result.check in NOTHING_TO_ATTRIBUTE:
             lines += [f"{result.case} ({result.check}, {result.pair}):", f"  {NOTHING_TO_ATTRIBUTE[result.check]}"]
             continue
@@ -254,17 +293,19 @@ def _explain_steps(result: Result, case, pair: list, reference, data: CaseData, 
     if not all(d.fine for d in differences):
         lines += ["the gradients differ there:", *layer_lines(differences, len(spec.network.layers))]
         return [*lines, f"-> {gradient_culprit(differences, spec)}"]
-    after = []
+    after = {}
     for backend in pair:
         stepped = backend.Model(spec, params, device_for(backend.NAME, device))
         stepped.train_epoch(data.dataset(backend), plan.one_step(step - 1, batch_size), spec.training.eta)
-        after.append(stepped.parameters())
-    differences = array_differences(after[0], after[1], tolerances.STEPS[case.dtype], names=("W", "b"))
+        after[backend.NAME] = stepped.parameters()
+    differences = array_differences(*after.values(), tolerances.STEPS[case.dtype], names=("W", "b"))
     lines += [
         f"the gradients agree there (every array within {tolerances.GRADIENT[case.dtype]:g}); the step does not:",
         *layer_lines(differences, len(spec.network.layers)),
     ]
-    return [*lines, f"-> {_update_culprit(differences, spec, params, after, len(training))}"]
+    gradient = reference.Model(spec, params).gradients(x, y, masks, len(training))
+    culprit = _update_culprit(differences, spec, params, gradient, after, len(training), len(x))
+    return [*lines, f"-> {culprit}"]
 
 
 def _training_split(spec, splits: dict):
@@ -372,51 +413,171 @@ def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch
     ]
 
 
-def _update_culprit(differences: list[ArrayDifference], spec, params, after: list, n: int) -> str:
-    """What a step that starts from the same parameters and gradient, and ends elsewhere, got wrong."""
-    training = spec.training
+def _update_culprit(differences: list[ArrayDifference], spec, before, gradient, stepped: dict, n: int, m: int) -> str:
+    """What a step that starts from the same parameters and gradient, and ends elsewhere, got wrong.
+
+    `before`: the parameters; `gradient`: the reference's gradient of the regularised cost there;
+    `stepped`: each backend's parameters after the step, by name; n the training set's size, m the
+    mini-batch's. Every backend other than the reference has its step decomposed (`step_terms`) and
+    named by what differs from the book's; with no reference in the pair, each is named by its name.
+    """
     if all(d.fine for d in differences):
         return (
             "replayed alone, the step agrees: the difference is rounding that grew over the steps "
             "before it (see how it grows, above)"
         )
+    terms = {name: step_terms(before, after, gradient, spec.training, n) for name, after in stepped.items()}
+    ports = {name: found for name, found in terms.items() if name != REFERENCE}
+    if None not in ports.values():  # every port's step is a sum of the book's terms: name what differs
+        findings = [
+            finding if len(ports) == 1 else f"{name}: {finding}"
+            for name, found in ports.items()
+            for finding in step_findings(found, spec.training, n, m)
+        ]
+        if findings:
+            return "; ".join(findings)
     if any(not d.fine for d in differences if d.array == "b"):
         return (
             "the SGD update itself, biases too: b <- b - eta dC/db and W <- W - eta dC/dW (ch. 1), "
             "with eta as given and dC/dW, dC/db the mean over the mini-batch (1/m, m the batch's own size)"
         )
-    implied = _implied_n(params, after, training, n)
-    if implied is None:
-        return "only the weights' step is off, every bias fine: the weights' SGD update, W <- W - eta dC/dW (ch. 1)"
-    step = (
-        "weight decay, w <- (1 - eta lambda / n) w"
-        if training.regularizer == "l2"
-        else "step, w <- w - (eta lambda / n) sgn(w), sgn(0) = 0"
-    )
-    return (
-        f"only the weights' step is off, every bias fine: {training.regularizer.upper()}'s {step} (ch. 3), "
-        f"with n the whole training set's size ({n:,}); this port's step implies n = {implied:.4g}"
-        + (", the mini-batch's size" if np.isclose(implied, training.batch_size, rtol=1e-3) else "")
-    )
+    return "only the weights' step is off, every bias fine: the weights' SGD update, W <- W - eta dC/dW (ch. 1)"
 
 
-def _implied_n(params, after: list, training, n: int) -> float | None:
-    """The n of lambda / n that the first backend's regulariser step used, read off layer 1's weights;
-    None without a regulariser, or where the difference is not a regulariser's.
+@dataclass(frozen=True)
+class StepTerms:
+    """One layer's step, as multiples of the terms of the book's step from the same parameters.
 
-    Both backends start from the same W and agree on its gradient, so if only their regulariser's n
-    differs, their steps differ by W_a - W_b = -eta lambda (1/n_a - 1/n_b) d, with d = W for L2 and
-    sgn(W) for L1: a multiple of d, to rounding. The second backend's n is taken as the right one.
+    W's step = gradient_w (-eta g) + decay_w (-eta (lambda / n) d), with g the gradient of the
+    unregularised cost and d = W for L2, sgn(W) for L1; b's step = gradient_b (-eta dC/db) +
+    decay_b (-eta (lambda / n) d_b), d_b = b or sgn(b). The book's step is (1, 1, 1, 0); without a
+    regulariser the decay terms are None.
     """
-    if training.regularizer not in ("l2", "l1"):
+
+    layer: int  # 1 for the first layer with weights
+    gradient_w: float  # the module docstring's a
+    decay_w: float | None  # c
+    gradient_b: float  # a_b
+    decay_b: float | None  # c_b
+
+
+def step_terms(before, after, gradient, training, n: int) -> list[StepTerms] | None:
+    """Each layer's step from `before` to `after` decomposed by least squares into the book's terms,
+    `gradient` being the reference's gradient of the regularised cost at `before` (the data term is
+    that gradient less the regulariser's (lambda / n) d); None where an array's step is no such sum."""
+    eta, strength = training.eta, training.lmbda / n
+    regularised = training.regularizer != "none"
+    direction = np.sign if training.regularizer == "l1" else (lambda array: array)
+    terms = []
+    for layer, (start, end, grads) in enumerate(zip(before, after, gradient), start=1):
+        (w, b), (w_after, b_after), (grad_w, grad_b) = (
+            [np.asarray(array, dtype=np.float64) for array in pair] for pair in (start, end, grads)
+        )
+        decay_w, decay_b = -eta * strength * direction(w), -eta * strength * direction(b)
+        data_w = -eta * grad_w - decay_w  # -eta (dC/dW - (lambda / n) d)
+        weights = _fit(w_after - w, [data_w, decay_w] if regularised else [data_w])
+        biases = _fit(b_after - b, [-eta * grad_b, decay_b] if regularised else [-eta * grad_b])
+        if weights is None or biases is None:
+            return None
+        terms.append(StepTerms(layer, *weights, *biases))
+    return terms
+
+
+def _fit(step, terms: list) -> tuple[float, float | None] | None:
+    """The multiples of `terms` whose sum is `step`, by least squares, the second None where there is
+    only one term; None where what the fit leaves is more than FIT_TOLERANCE of the step."""
+    basis = np.stack([term.ravel() for term in terms], axis=1)
+    coefficients = np.linalg.lstsq(basis, step.ravel(), rcond=None)[0]
+    if np.linalg.norm(step.ravel() - basis @ coefficients) > FIT_TOLERANCE * np.linalg.norm(step):
         return None
-    w = params[0][0]
-    direction = w if training.regularizer == "l2" else np.sign(w)
-    gap = after[0][0][0] - after[1][0][0]
-    shift = float(np.sum(gap * direction) / np.sum(direction * direction))
-    if np.linalg.norm(gap - shift * direction) > 1e-6 * np.linalg.norm(gap):
-        return None
-    return 1 / (1 / n - shift / (training.eta * training.lmbda))
+    return float(coefficients[0]), (float(coefficients[1]) if len(terms) > 1 else None)
+
+
+def step_findings(terms: list[StepTerms], training, n: int, m: int) -> list[str]:
+    """What each term of the step has that the book's has not, named (n the training set's size, m the
+    mini-batch's); a finding that holds in some layers only says which."""
+    layers_of = {}  # each finding: the layers it holds in
+    for term in terms:
+        for finding in _layer_findings(term, training, n, m):
+            layers_of.setdefault(finding, []).append(term.layer)
+    return [
+        finding
+        if len(layers) == len(terms)
+        else f"{finding} (layer{'s' if len(layers) > 1 else ''} {', '.join(str(layer) for layer in layers)})"
+        for finding, layers in layers_of.items()
+    ]
+
+
+def _layer_findings(term: StepTerms, training, n: int, m: int) -> list[str]:
+    gradient_w, decay_w, gradient_b, decay_b = term.gradient_w, term.decay_w, term.gradient_b, term.decay_b
+    weights_scaled = _differs(gradient_w, 1.0)
+    biases_scaled = _differs(gradient_b, 1.0)
+    findings = []
+    if weights_scaled and biases_scaled and not _differs(gradient_w, gradient_b):
+        findings.append(_scale_finding("the step of the weights and the biases", gradient_w, m))
+    else:
+        findings += [_scale_finding("the weights' step", gradient_w, m)] if weights_scaled else []
+        findings += [_scale_finding("the biases' step", gradient_b, m)] if biases_scaled else []
+    whole_step = weights_scaled and decay_w is not None and not _differs(decay_w, gradient_w)
+    if decay_w is not None and _differs(decay_w, 1.0) and not whole_step:
+        findings.append(_decay_finding(decay_w, training, n, m))
+    if decay_b is not None and _differs(decay_b, 0.0):
+        findings.append(_bias_decay_finding(decay_b, training, n))
+    return findings
+
+
+def _differs(coefficient: float, book: float) -> bool:
+    """Whether a term's coefficient is other than `book` to two digits."""
+    return abs(coefficient - book) > RATIO_TOLERANCE * max(1.0, abs(book))
+
+
+SGD_RULES = {  # ch. 1's step of each, the gradient the mean over the mini-batch's m examples
+    "the weights' step": "W <- W - (eta / m) sum_x dC_x/dW",
+    "the biases' step": "b <- b - (eta / m) sum_x dC_x/db",
+    "the step of the weights and the biases": "W <- W - (eta / m) sum_x dC_x/dW and b <- b - (eta / m) sum_x dC_x/db",
+}
+
+
+def _scale_finding(subject: str, ratio: float, m: int) -> str:
+    """The gradient's term of a step, `ratio` times the book's: m (no 1/m), -1 (the wrong sign) or another."""
+    if m > 1 and not _differs(ratio, m):
+        return f"{subject} is m = {m} times the book's: the mean over the mini-batch without its 1/m ({SGD_RULES[subject]}, ch. 1)"
+    if not _differs(ratio, -1.0):
+        return f"{subject} has the wrong sign: it climbs the gradient where {SGD_RULES[subject]} (ch. 1) descends it"
+    return f"{subject} is {_ratio(ratio)} times the right one: eta or 1/m ({SGD_RULES[subject]}, ch. 1)"
+
+
+REGULARISER_STEPS = {  # each regulariser's step of the weights (ch. 3), and the same with the wrong sign
+    "l2": ("L2's weight decay", "w <- (1 - eta lambda / n) w", "w <- (1 + eta lambda / n) w"),
+    "l1": ("L1's step", "w <- w - (eta lambda / n) sgn(w), sgn(0) = 0", "w <- w + (eta lambda / n) sgn(w)"),
+}
+
+
+def _decay_finding(ratio: float, training, n: int, m: int) -> str:
+    """The regulariser's term of the weights' step, `ratio` times the book's."""
+    name, rule, turned = REGULARISER_STEPS[training.regularizer]
+    if not _differs(ratio, -1.0):
+        return f"{name} has the wrong sign: {turned} where ch. 3 has {rule}, with n the whole training set's size"
+    if not _differs(ratio, 0.0):
+        return f"the weights' step leaves out {name}, {rule} (ch. 3)"
+    implied = n / ratio
+    return (
+        f"{name}, {rule} (ch. 3), with n the whole training set's size ({n:,}); this port's step implies "
+        f"n = {implied:.4g}" + (", the mini-batch's size" if not _differs(implied / m, 1.0) else "")
+    )
+
+
+def _bias_decay_finding(ratio: float, training, n: int) -> str:
+    """The regulariser's step applied to the biases, `ratio` times the book's weights' one."""
+    name = REGULARISER_STEPS[training.regularizer][0]
+    on_b = "(1 - eta lambda / n)" if training.regularizer == "l2" else "- (eta lambda / n) sgn(b)"
+    implied = "" if not _differs(ratio, 1.0) else f", with n = {n / ratio:.4g}"
+    return f"{name} applied to the biases{implied}: {on_b} on b; the book's rule leaves b out (ch. 3)"
+
+
+def _ratio(ratio: float) -> str:
+    """A ratio to two digits: 3.0, 0.33."""
+    return f"{ratio:.1f}" if abs(ratio) >= 1 else f"{ratio:.2g}"
 
 
 def _explain_counts(outcome, result: Result, case, pair: list, data: CaseData, device: str, seed: int) -> list[str]:

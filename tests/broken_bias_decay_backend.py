@@ -1,0 +1,49 @@
+"""A port that applies L2's weight decay to the biases too: b <- (1 - eta lambda / n) b - eta dC/db,
+where chapter 3's rule decays the weights alone and leaves b <- b - eta dC/db.
+
+A slip students make when they loop the update over every parameter array alike. The gradient of
+the regularised cost is right (Model.gradients is the reference's); only the biases' step is wrong.
+It is the reference's epoch loop with that one change. `nndl conform --explain` must name weight
+decay applied to the biases.
+"""
+
+import numpy as np
+
+import reference
+from conformance.backend.contract import BACKEND_ROW, BenchRow
+from conformance.data.streams import batch_bounds
+from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
+from reference.network import backprop
+from reference.regularizers import REGULARIZERS
+from tests.toy_backend import model_row
+
+NAME = "biasdecaybug"
+
+
+def sgd_step(training, params, grads, eta, n):
+    """The reference's sgd_step, but the regulariser's step shrinks the biases as well."""
+    shrink = REGULARIZERS[training.regularizer].shrink
+    for (w, b), (grad_w, grad_b) in zip(params, grads):
+        shrink(w, eta, training.lmbda, n)
+        w -= eta * grad_w
+        shrink(b, eta, training.lmbda, n)  # the bug: the book's rule leaves b out
+        b -= eta * grad_b
+
+
+class Model(reference.Model):
+    def train_epoch(self, data, plan, eta, on_step=None):
+        """The reference's epoch, with the step above."""
+        training, masks = self.spec.training, [None] * len(self.params)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start, stop in batch_bounds(len(plan.order), training.batch_size):
+                batch = plan.order[start:stop]
+                if self.spec.network.has_dropout:
+                    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+                grads = backprop(self.network, self.params, data.x[batch], data.y[batch], masks)
+                sgd_step(training, self.params, grads, eta, len(data.x))
+                if on_step is not None:
+                    on_step()
+
+
+def bench_rows(spec, training_split, device):
+    return [BenchRow("biasdecaybug backend", model_row(Model, spec, training_split, device), BACKEND_ROW)]

@@ -1,0 +1,45 @@
+"""A port whose L2 weight decay grows the weights: w <- (1 + eta lambda / n) w, where chapter 3's
+rule is w <- (1 - eta lambda / n) w.
+
+A sign slip in the decay factor. The gradient of the regularised cost is right (Model.gradients is
+the reference's), and so is the rest of the step. It is the reference's epoch loop with that one
+change. `nndl conform --explain` must name L2's weight decay with the wrong sign.
+"""
+
+import numpy as np
+
+import reference
+from conformance.backend.contract import BACKEND_ROW, BenchRow
+from conformance.data.streams import batch_bounds
+from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
+from reference.network import backprop
+from tests.toy_backend import model_row
+
+NAME = "l2signbug"
+
+
+def sgd_step(training, params, grads, eta, n):
+    """The reference's sgd_step, with the weight decay's sign turned."""
+    for (w, b), (grad_w, grad_b) in zip(params, grads):
+        w *= 1.0 + eta * training.lmbda / n  # the bug: + where the book has -
+        w -= eta * grad_w
+        b -= eta * grad_b
+
+
+class Model(reference.Model):
+    def train_epoch(self, data, plan, eta, on_step=None):
+        """The reference's epoch, with the step above."""
+        training, masks = self.spec.training, [None] * len(self.params)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start, stop in batch_bounds(len(plan.order), training.batch_size):
+                batch = plan.order[start:stop]
+                if self.spec.network.has_dropout:
+                    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+                grads = backprop(self.network, self.params, data.x[batch], data.y[batch], masks)
+                sgd_step(training, self.params, grads, eta, len(data.x))
+                if on_step is not None:
+                    on_step()
+
+
+def bench_rows(spec, training_split, device):
+    return [BenchRow("l2signbug backend", model_row(Model, spec, training_split, device), BACKEND_ROW)]
