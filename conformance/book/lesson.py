@@ -1,33 +1,32 @@
 """`nndl lesson`: one concept of the book across the three backends, read from their own source, with proof.
 
 The code is read from each backend's files with `ast` (conformance.book.source: nothing is imported
-to show it), by the names in conformance.book.lessons, and lined up row by row against the
-reference's with difflib: what the backends share sits on one row, and a row where they differ is
-marked. A definition a backend lacks is shown as missing, with the sentence of its file that says
-why. The evidence is the concept's conformance check, run now through the backends that are
-installed.
+to show it), by the names in conformance.book.lessons, and lined up by role (conformance.book.diff):
+forward beside forward, the reference's hand-written backward beside the line that replaces it,
+and within a row only the words that differ are marked. A definition a backend lacks is shown as
+missing, with the sentence of its file that says why. The evidence is the lesson's own check, run
+now through the backends that are installed (conformance.book.evidence).
 """
 
 from __future__ import annotations
 
 import ast
 import datetime
-import difflib
 import importlib.metadata
-import math
 import platform
+import re
 import shutil
+import textwrap
 from dataclasses import dataclass
 
 from conformance.backend.registry import BUILT_IN
-from conformance.book.lessons import BY_NAME, CONCEPTS, Concept, Contract, Gradients, PerceptronOutputs
-from conformance.book.source import WHOLE_MODULE, Code, code_of, definitions, package_dir
+from conformance.book import diff
+from conformance.book.evidence import Evidence, measure
+from conformance.book.lessons import ALIASES, CHAPTERS, CONCEPTS, Anchor, Concept, Helpers, find
+from conformance.book.source import WHOLE_MODULE, Code, code_of, definitions, helpers_of, package_dir
 from conformance.spec.errors import NndlError
-from conformance.suite.engine import available_backends
-from conformance.suite.gradients import check_gradients
-from conformance.suite.matrix import PERCEPTRONS
-from conformance.suite.perceptrons import PERCEPTRON_OUTPUTS, check_perceptrons
-from conformance.suite.trajectories import check_trajectory
+
+__all__ = ["Evidence", "measure"]
 
 SIDE_BY_SIDE_COLUMN = 44  # the narrowest column that code stays readable in; below it, one backend after another
 GUTTER = " | "
@@ -38,108 +37,22 @@ ANSI = {"title": "\033[1m", "differs": "\033[33m", "missing": "\033[2m", "fail":
 
 
 @dataclass(frozen=True)
-class Row:
-    cells: tuple[str | None, ...]  # one per backend; None where that backend has no line here
-
-    @property
-    def marks(self) -> tuple[bool, ...]:
-        """Per cell, whether it differs: another backend's line from the reference's, the reference's
-        line from any other's."""
-        others = [cell != self.cells[0] for cell in self.cells[1:]]
-        return (any(others), *others)
-
-    @property
-    def differs(self) -> bool:
-        return any(self.marks)
-
-
-SIMILAR = 0.6  # difflib's ratio above which two lines that differ are still set beside each other
-
-
-def align(reference: list[str], others: list[list[str]]) -> list[Row]:
-    """Rows of lines, the reference's in order, each other backend's line beside the reference line it
-    matches (difflib), or on a row of its own where it has no counterpart."""
-    n = len(reference)
-    before = [[[] for _ in range(n + 1)] for _ in others]  # lines a backend has before reference line i
-    beside = [[None] * n for _ in others]
-    for k, lines in enumerate(others):
-        following, unpaired = n, []  # the reference line that comes next, walking backwards
-        for i, j in reversed(matched_lines(reference, lines)):
-            if i is None:
-                unpaired.append((following, lines[j]))
-                continue
-            following = i
-            if j is not None:
-                beside[k][i] = lines[j]
-        for i, line in reversed(unpaired):
-            before[k][i].append(line)
-    rows = []
-    for i in range(n + 1):
-        for extra in range(max(len(inserted[i]) for inserted in before) if others else 0):
-            rows.append(Row((None, *(inserted[i][extra] if extra < len(inserted[i]) else None for inserted in before))))
-        if i < n:
-            rows.append(Row((reference[i], *(column[i] for column in beside))))
-    return rows
-
-
-def matched_lines(reference: list[str], lines: list[str]) -> list[tuple[int | None, int | None]]:
-    """(reference line, other line) in order, None where one side has no counterpart; an unpaired other
-    line comes as (None, j) just before the reference line it precedes.
-
-    Equal runs (difflib's opcodes) pair line by line. Inside a run that differs, the most similar
-    lines are paired first (`similar_pairs`), and the lines left between two pairs are set side by
-    side from the top, the longer side's surplus on rows of its own.
-    """
-    matched = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, reference, lines, autojunk=False).get_opcodes():
-        if tag == "equal":
-            matched += [(i1 + d, j1 + d) for d in range(i2 - i1)]
-            continue
-        anchors = similar_pairs(reference[i1:i2], lines[j1:j2]) + [(i2 - i1, j2 - j1)]
-        i, j = 0, 0
-        for anchor_i, anchor_j in anchors:
-            side_by_side = min(anchor_i - i, anchor_j - j)
-            matched += [(i1 + i + d, j1 + j + d) for d in range(side_by_side)]
-            matched += [(i1 + i + d, None) for d in range(side_by_side, anchor_i - i)]
-            matched += [(None, j1 + j + d) for d in range(side_by_side, anchor_j - j)]
-            if anchor_i < i2 - i1:
-                matched.append((i1 + anchor_i, j1 + anchor_j))
-            i, j = anchor_i + 1, anchor_j + 1
-    return matched
-
-
-def similar_pairs(a: list[str], b: list[str]) -> list[tuple[int, int]]:
-    """The pairs (i, j), increasing in both, of lines at least SIMILAR alike with the greatest total likeness."""
-    score = [[0.0] * (len(b) + 1) for _ in range(len(a) + 1)]
-    for i in range(len(a) - 1, -1, -1):
-        for j in range(len(b) - 1, -1, -1):
-            ratio = difflib.SequenceMatcher(None, a[i], b[j], autojunk=False).ratio()
-            paired = score[i + 1][j + 1] + ratio if ratio >= SIMILAR else -1.0
-            score[i][j] = max(paired, score[i + 1][j], score[i][j + 1])
-    pairs, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        if score[i][j] == score[i + 1][j]:
-            i += 1
-        elif score[i][j] == score[i][j + 1]:
-            j += 1
-        else:
-            pairs.append((i, j))
-            i, j = i + 1, j + 1
-    return pairs
-
-
-@dataclass(frozen=True)
 class Part:
-    """One definition of a concept, in every backend, lined up."""
+    """One definition of a concept (or a set of helpers), in every backend, lined up by role."""
 
-    module: str
-    name: str
+    title: str
     codes: tuple[Code, ...]
-    rows: tuple[Row, ...]
+    rows: tuple[tuple[diff.Cell, ...], ...]
+    absent: str = ""  # for helpers: what a backend without one does instead
 
     @property
-    def title(self) -> str:
-        return f"{self.module}.py" if self.name == WHOLE_MODULE else f"{self.module}.{self.name}"
+    def marked(self) -> dict[str, int]:
+        """How many cells are of each status ("differs", "same", "reworded", "blank", "empty")."""
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            for cell in row:
+                counts[cell.status] = counts.get(cell.status, 0) + 1
+        return counts
 
 
 def backend_columns() -> list[tuple[str, str]]:
@@ -147,20 +60,65 @@ def backend_columns() -> list[tuple[str, str]]:
     return list(BUILT_IN.items())
 
 
-def part_of(module: str, name: str) -> Part:
+def part_of(module: str, name: str, anchors: tuple[Anchor, ...] = ()) -> Part:
+    title = f"{module}.py" if name == WHOLE_MODULE else f"{module}.{name}"
     codes = tuple(code_of(backend, package, module, name) for backend, package in backend_columns())
-    present = [code.text.splitlines() if not code.missing else [] for code in codes]
-    return Part(module, name, codes, tuple(align(present[0], present[1:])))
+    return _lined_up(title, codes, anchors)
+
+
+def helpers_part(helpers: Helpers) -> Part:
+    names = dict(helpers.names)
+    codes = tuple(
+        helpers_of(backend, package, helpers.module, names[backend]) if backend in names else None
+        for backend, package in backend_columns()
+    )
+    shown = tuple(
+        code or Code(backend, f"{package}/{helpers.module}.py", 0, "", helpers.absent)
+        for code, (backend, package) in zip(codes, backend_columns())
+    )
+    return _lined_up(f"{helpers.module}: {helpers.title}", shown, (), dict(helpers.roles), helpers.absent)
+
+
+def _lined_up(title: str, codes, anchors, roles: dict[str, str] | None = None, absent: str = "") -> Part:
+    columns = [diff.read_lines(code.text, roles) if not code.missing else [] for code in codes]
+    pinned = [_anchor_pairs(title, anchors, codes, columns, k) for k in range(1, len(codes))]
+    shown = bool(columns[0])
+    compared = sum(bool(lines) for lines in columns) > 1  # code in one column only is compared with nothing
+    rows = tuple(
+        diff.compare(row, shown) if compared else tuple(map(diff.Cell, row)) for row in diff.merge(columns, pinned)
+    )
+    return Part(title, codes, rows, absent)
+
+
+def _anchor_pairs(title, anchors, codes, columns, k) -> list[tuple[int, int]]:
+    """The (reference line, line of column k) pairs that the concept's anchors pin for this part."""
+    pairs = []
+    for anchor in anchors:
+        texts = dict(anchor.lines)
+        if anchor.part != title or codes[0].backend not in texts or codes[k].backend not in texts:
+            continue
+        i = _line_containing(columns[0], texts[codes[0].backend])
+        j = _line_containing(columns[k], texts[codes[k].backend])
+        if i is not None and j is not None:
+            pairs.append((i, j))
+    return pairs
+
+
+def _line_containing(lines: list[diff.Line], text: str) -> int | None:
+    return next((number for number, line in enumerate(lines) if text in line.text), None)
 
 
 def parts_of(concept: Concept) -> list[Part]:
-    return [part_of(module, name) for module, name in concept.code]
+    parts = [part_of(module, name, concept.anchors) for module, name in concept.code]
+    return parts + [helpers_part(helpers) for helpers in concept.helpers]
 
 
 def lookup(name: str) -> Concept:
-    if name not in BY_NAME:
-        raise NndlError(f"no lesson named {name!r}; `nndl lesson` lists them: {', '.join(BY_NAME)}")
-    return BY_NAME[name]
+    """The concept `name` names (any case, or an alias), or one line that lists them."""
+    concept = find(name)
+    if concept is None:
+        raise NndlError(f"no lesson named {name!r}; `nndl lesson` lists them: {', '.join(c.name for c in CONCEPTS)}")
+    return concept
 
 
 def lessons() -> list[Concept]:
@@ -168,7 +126,15 @@ def lessons() -> list[Concept]:
     return list(CONCEPTS)
 
 
-# -- the evidence ---------------------------------------------------------------------------------
+def neighbours(concept: Concept) -> tuple[Concept | None, Concept | None]:
+    """The lessons before and after this one, in the book's order."""
+    place = CONCEPTS.index(concept)
+    return (CONCEPTS[place - 1] if place else None, CONCEPTS[place + 1] if place + 1 < len(CONCEPTS) else None)
+
+
+def named_lessons(text: str) -> list[str]:
+    """The lessons a text names in backticks (`streams`), in order, each once."""
+    return list(dict.fromkeys(word for word in re.findall(r"`([^`]+)`", text) if word in ALIASES))
 
 
 def mnist_loader(read):
@@ -181,57 +147,6 @@ def mnist_loader(read):
         return loaded[0]
 
     return load
-
-
-@dataclass(frozen=True)
-class Evidence:
-    line: str  # what was measured, and the figures
-    passed: bool
-    skipped: tuple[str, ...] = ()  # backends not installed, with why
-
-
-def measure(concept: Concept, mnist, seed: int = 0) -> Evidence | None:
-    """Run the concept's conformance check now, in every installed backend; None if it has none.
-    `mnist()` gives MNIST (see mnist_loader), and is called only by the checks that need it."""
-    if concept.evidence is None:
-        return None
-    backends, skipped = available_backends(list(BUILT_IN), log=lambda message: None)
-    skipped_lines = tuple(f"{name}: {why}" for name, why in skipped.items())
-    evidence = concept.evidence
-    if isinstance(evidence, Contract):  # load_backend has checked each one: a backend that breaks it is an error
-        return Evidence(f"backend contract: {', '.join(backends)} load and satisfy it", True, skipped_lines)
-    if isinstance(evidence, PerceptronOutputs):
-        results = check_perceptrons(PERCEPTRONS, backends)
-        what = "output bits that differ, NAND gate and adder on all four pairs of bits"
-    elif isinstance(evidence, Gradients):
-        case = evidence.case
-        results = check_gradients(case, backends, mnist().training, "cpu", seed)
-        what = f"gradient of the mean cost on MNIST's first mini-batch (seed {seed}), {case.name.removeprefix('grad ')}"
-    else:
-        case = evidence.case
-        data = mnist()
-        splits = {"training": data.training, "validation": data.validation, "test": data.test}
-        results = check_trajectory(case, backends, splits, "cpu", evidence.steps, False, seed)
-        what = f"parameters after each of the first {evidence.steps} SGD steps on MNIST (seed {seed}), {case.name}"
-    return Evidence(evidence_line(what, results), all(result.passed for result in results), skipped_lines)
-
-
-def evidence_line(what: str, results) -> str:
-    """ "what: worst difference between the backends X (bound B); pair value, ...": the figures of the results."""
-    between = [r for r in results if not r.not_applicable and r.pair.split(" vs ")[-1] in BUILT_IN]
-    counted = all(r.check == PERCEPTRON_OUTPUTS for r in results)
-    shown = [f"{r.pair} {_figure(r.value, counted)}{'' if r.passed else ' FAIL'}" for r in results]
-    if not between:
-        return f"{what}: {', '.join(shown)}"
-    worst = max(between, key=lambda r: r.value)
-    return (
-        f"{what}: worst difference between the backends {_figure(worst.value, counted)} "
-        f"(bound {_figure(worst.bound, counted)}); {', '.join(shown)}"
-    )
-
-
-def _figure(value: float, counted: bool) -> str:
-    return f"{int(value)}" if counted and math.isfinite(value) else f"{value:.1e}"
 
 
 def measured_with() -> str:
@@ -261,31 +176,55 @@ def _framework_names() -> list[str]:
 
 # -- the terminal -------------------------------------------------------------------------------
 
+BREAK_AFTER = " ,([{"  # a code line may be wrapped after these, never inside a name or a number
+
 
 def index_text() -> str:
     width = max(len(concept.name) for concept in CONCEPTS) + 2
-    lines = ["nndl lesson CONCEPT: one concept of the book in the three backends, side by side, with proof", ""]
-    lines += [f"  {concept.name:{width}s}{concept.title}" for concept in CONCEPTS]
+    lines = ["nndl lesson CONCEPT: one concept of the book in the three backends, side by side, with proof"]
+    for chapter, heading in CHAPTERS.items():
+        lines += ["", heading]
+        lines += [f"  {c.name:{width}s}{c.title}" for c in CONCEPTS if c.chapter == chapter]
     return "\n".join(lines)
 
 
 def lesson_text(concept: Concept, evidence: Evidence | None, width: int | None = None, color: bool = False) -> str:
-    """The lesson as the terminal shows it: columns side by side where `width` allows, else one after another."""
+    """The lesson as the terminal shows it: columns side by side where `width` allows, else one after
+    another; every line fits `width`, wrapped at word boundaries."""
     width = width or shutil.get_terminal_size().columns
     paint = _painter(color)
-    lines = [paint("title", f"{concept.name}: {concept.title}"), "", "The book:"]
-    lines += [f"  {line}" for line in concept.equation.splitlines()]
-    if concept.note:
-        lines += ["", concept.note]
+    before, after = neighbours(concept)
+    lines = [paint("title", f"{concept.name}: {concept.title}"), ""]
+    where = f"The book, ch. {concept.chapter}: {concept.book_link}" if concept.chapter else "Not in the book:"
+    lines += _prose(where, width) + [f"  {line}" for line in concept.equation.splitlines()]
+    if concept.rules:
+        lines += [""] + _prose(f"nndl's own rule: {concept.rules}.", width)
+    lines += ["", "What to look for:"] + _prose(concept.look_for, width, "  ")
     columns = len(backend_columns())
     column = (width - 2 - len(GUTTER) * (columns - 1)) // columns
     for part in parts_of(concept):
         lines += ["", paint("title", part.title)]
         lines += (
-            _side_by_side(part, column, paint) if column >= SIDE_BY_SIDE_COLUMN else _one_after_another(part, paint)
+            _side_by_side(part, column, paint)
+            if column >= SIDE_BY_SIDE_COLUMN
+            else _one_after_another(part, width, paint)
         )
-    lines += ["", "Evidence, measured now:"] + _evidence_lines(evidence, paint)
+        lines += [paint("missing", line) for line in _notes(part, width)]
+    lines += ["", "Evidence, measured now:"] + _evidence_lines(evidence, width, paint)
+    links = [f"previous: {before.name}" if before else "", f"next: {after.name}" if after else ""]
+    lines += ["", "  ".join(link for link in links if link)]
     return "\n".join(lines)
+
+
+def _prose(text: str, width: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent or "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _painter(color: bool):
@@ -296,45 +235,107 @@ def _painter(color: bool):
 
 
 def _heading(code: Code) -> str:
-    return f"{code.backend} ({code.path}:{code.line})" if not code.missing else f"{code.backend} ({code.path})"
+    return f"{code.backend} ({code.path}:{code.line})" if code.line else f"{code.backend} ({code.path})"
 
 
-def _side_by_side(part: Part, column: int, paint) -> list[str]:
-    """Rows of columns; '*' in the margin where the backends differ, long lines wrapped within their column."""
-    lines = ["  " + GUTTER.join(_heading(code)[:column].ljust(column) for code in part.codes)]
-    missing = [f"  {code.backend}: missing: {code.missing}" for code in part.codes if code.missing]
-    for row in part.rows:
-        pieces = [
-            [cell[at : at + column] for at in range(0, len(cell), column)] or [""] if cell else [""]
-            for cell in row.cells
-        ]
-        for depth in range(max(len(piece) for piece in pieces)):
-            texts = [piece[depth].ljust(column) if depth < len(piece) else " " * column for piece in pieces]
-            texts = [paint("differs", text) if marked else text for text, marked in zip(texts, row.marks)]
-            lines.append(("* " if row.differs and depth == 0 else "  ") + GUTTER.join(texts).rstrip())
-    return lines + [paint("missing", line) for line in missing]
-
-
-def _one_after_another(part: Part, paint) -> list[str]:
-    """Each backend's code in turn; '*' marks a line that differs from the other backends' line beside it."""
+def _notes(part: Part, width: int) -> list[str]:
+    """Why a backend shows no code here, and what is left out of what it shows."""
     lines = []
-    for k, code in enumerate(part.codes):
-        lines.append(f"  {_heading(code)}")
+    for code in part.codes:
         if code.missing:
-            lines.append(paint("missing", f"    missing: {code.missing}"))
-            continue
-        for row in part.rows:
-            if row.cells[k] is not None:
-                marked = row.marks[k]
-                lines.append(
-                    ("  * " if marked else "    ") + (paint("differs", row.cells[k]) if marked else row.cells[k])
-                )
+            label = "no helper" if part.absent and code.missing == part.absent else "missing"
+            lines += _prose(f"{code.backend}: {label}: {code.missing}", width, "  ")
+        if code.left_out:
+            lines += _prose(f"{code.backend}: left out: {', '.join(code.left_out)}", width, "  ")
     return lines
 
 
-def _evidence_lines(evidence: Evidence | None, paint) -> list[str]:
+def wrapped(line: diff.Line | None, width: int) -> list[tuple[int, int, str]]:
+    """A line cut into pieces of at most `width` characters at word boundaries: (start, end, lead),
+    the lead being the indentation a continued piece is set with."""
+    if line is None or not line.text.strip():
+        return [(0, 0, "")]
+    text = line.text.rstrip()
+    indent = len(text) - len(text.lstrip())
+    lead = " " * min(indent + 4, max(width // 2, 1))
+    pieces, start = [], 0
+    while start < len(text):
+        room = width - (len(lead) if pieces else 0)
+        end = len(text) if len(text) - start <= room else _break_point(text, start, start + room)
+        pieces.append((start, end, lead if pieces else ""))
+        start = end
+        while pieces and start < len(text) and text[start] == " ":
+            start += 1
+    return pieces
+
+
+def _break_point(text: str, start: int, limit: int) -> int:
+    """The last place in text[start:limit] after a space or an opening bracket or comma, else `limit`."""
+    for place in range(limit, start, -1):
+        if text[place - 1] in BREAK_AFTER:
+            return place
+    return limit
+
+
+def _painted(cell: diff.Cell, start: int, end: int, paint) -> str:
+    """line.text[start:end] with the changed tokens painted (the whole piece for a line no other backend has)."""
+    text = cell.line.text if cell.line else ""
+    if cell.status == "differs" and not cell.changed:
+        return paint("differs", text[start:end])
+    out, at = [], start
+    for token in sorted(cell.changed, key=lambda t: t.start):
+        left, right = max(token.start, start), min(token.end, end)
+        if left >= right:
+            continue
+        out += [text[at:left], paint("differs", text[left:right])]
+        at = right
+    return "".join(out) + text[at:end]
+
+
+def _side_by_side(part: Part, column: int, paint) -> list[str]:
+    """Rows of columns; '*' in the margin where code differs, long lines wrapped within their column."""
+    lines = ["  " + GUTTER.join(_heading(code)[:column].ljust(column) for code in part.codes)]
+    for row in part.rows:
+        pieces = [wrapped(cell.line, column) for cell in row]
+        differs = any(cell.status == "differs" for cell in row)
+        for depth in range(max(len(piece) for piece in pieces)):
+            texts = []
+            for cell, piece in zip(row, pieces):
+                if depth >= len(piece) or cell.line is None:
+                    texts.append(" " * column)
+                    continue
+                start, end, lead = piece[depth]
+                plain = lead + cell.line.text[start:end]
+                texts.append(lead + _painted(cell, start, end, paint) + " " * (column - len(plain)))
+            lines.append(("* " if differs and depth == 0 else "  ") + GUTTER.join(texts).rstrip())
+    return lines
+
+
+def _one_after_another(part: Part, width: int, paint) -> list[str]:
+    """Each backend's code in turn; '*' marks a line whose code differs from the line it is compared with."""
+    lines = []
+    for k, code in enumerate(part.codes):
+        if code.missing:
+            continue
+        lines.append(f"  {_heading(code)}")
+        for row in part.rows:
+            cell = row[k]
+            if cell.line is None:
+                continue
+            marked = cell.status == "differs"
+            for depth, (start, end, lead) in enumerate(wrapped(cell.line, width - 4)):
+                margin = "  * " if marked and depth == 0 else "    "
+                lines.append((margin + lead + _painted(cell, start, end, paint)).rstrip())
+    return lines
+
+
+def _evidence_lines(evidence: Evidence | None, width: int, paint) -> list[str]:
     if evidence is None:
-        return ["  none run here: this concept has no conformance check of its own"]
-    lines = [f"  {evidence.line}" if evidence.passed else paint("fail", f"  FAILED: {evidence.line}")]
-    lines += [f"  {line} (not installed, left out)" for line in evidence.skipped]
-    return lines + [f"  {measured_with()}"]
+        return ["  none run here: this concept has no check of its own"]
+    lines = []
+    for number, sentence in enumerate(evidence.sentences):
+        text = f"FAILED: {sentence}" if not evidence.passed and number == 1 else sentence
+        wrapped_lines = _prose(text, width, "  ")
+        lines += [paint("fail", line) for line in wrapped_lines] if text.startswith("FAILED") else wrapped_lines
+    lines += _prose(f"{', '.join(evidence.skipped)} (not installed, left out)", width, "  ") if evidence.skipped else []
+    return lines + _prose(measured_with(), width, "  ")

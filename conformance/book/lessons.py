@@ -2,11 +2,16 @@
 
 A concept names its code by module and definition, ("costs", "CrossEntropyCost.fn"): a top-level
 name, or a method as Class.method, or "*" for a whole module. `nndl lesson` reads the source of
-every backend (conformance.book.lesson, through `ast`), so what it shows is the code itself and cannot
-drift from it; tests/test_lesson.py fails when a public name of a backend module belongs to no
-concept. The equation is written twice, by hand: as plain text for the terminal and as MathML,
-which browsers render with no script, for the HTML site. The evidence is the conformance check
-that `nndl lesson` runs live to show that the backends agree on the concept.
+every backend (conformance.book.source, through `ast`), so what it shows is the code itself and
+cannot drift from it; tests/test_lesson.py fails when a public name of a backend module belongs to
+no concept. A concept may also show private helpers that carry a difference (`Helpers`), and
+declare lines that share a row although their text does not say so (`Anchor`).
+
+The equation is the book's, written twice by hand: as plain text for the terminal and as MathML,
+which browsers render with no script, for the HTML site; equation numbers are the book's, checked
+against it, and a rule that is nndl's and not the book's is in `rules`. `look_for` is the lesson's
+teaching text. The evidence is the check that `nndl lesson` runs live (conformance.book.evidence)
+to show that the backends agree on the lesson's own point.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ SYMBOLS = {
     "<=": ("mo", "≤"),
     ">=": ("mo", "≥"),
     "-": ("mo", "−"),
+    "in": ("mo", "∈"),
 }
+LARGE_OPERATORS = {"sum"}  # drawn display-sized, with their limits below
 
 
 def _token(token: str) -> str:
@@ -77,7 +84,12 @@ def subsup(base: str, index: str, power: str) -> str:
 
 
 def under(operator: str, below: str) -> str:
-    return f"<munder>{row(operator)}{row(below)}</munder>"
+    """An operator with a limit below it; a sum is a large operator (MathML's largeop), its own base."""
+    if operator in LARGE_OPERATORS:
+        base = f'<mo largeop="true" movablelimits="false" class="large">{SYMBOLS[operator][1]}</mo>'
+    else:
+        base = row(operator)
+    return f"<munder>{base}{row(below)}</munder>"
 
 
 def sqrt(*items: str) -> str:
@@ -94,9 +106,11 @@ def math(*items: str) -> str:
 
 @dataclass(frozen=True)
 class Gradients:
-    """The gradient of a net's mean cost on MNIST's first mini-batch, in every backend and by finite differences."""
+    """The gradient of a net's mean cost on MNIST's first mini-batch, in every backend and by finite
+    differences: of every array, or of the biases or the weights alone."""
 
     case: GradientCase | ConvGradientCase
+    arrays: str = "all"  # "all", "biases" or "weights"
 
 
 @dataclass(frozen=True)
@@ -117,11 +131,23 @@ class Contract:
     """Every backend checked against the backend contract."""
 
 
+@dataclass(frozen=True)
+class TiedWindow:
+    """Where each backend sends the gradient of a max-pool window with a real tie, under each tie rule."""
+
+
+@dataclass(frozen=True)
+class SameMasks:
+    """One example through a dropout net in every backend: the units the NumPy-drawn mask drops get no gradient."""
+
+    case: GradientCase
+
+
 SMALL_TRAINING = ("data.train_size", 1000)  # enough rows for a few steps, quick to hand to every backend
 
 
-def _gradients(activation, cost, regularizer="none", dropout=False, init="default", depth=1) -> Gradients:
-    return Gradients(GradientCase(activation, cost, regularizer, dropout, init, depth))
+def _gradients(activation, cost, regularizer="none", dropout=False, init="default", depth=1, arrays="all"):
+    return Gradients(GradientCase(activation, cost, regularizer, dropout, init, depth), arrays)
 
 
 def _conv_gradients(pooling: str, activation: str = "relu") -> Gradients:
@@ -134,40 +160,95 @@ def _first_steps(preset: str, *changes, label: str) -> FirstSteps:
 
 # -- the concepts ---------------------------------------------------------------------------------
 
+BOOK = "http://neuralnetworksanddeeplearning.com"
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """Private definitions that carry a difference the public names hide, named per backend.
+
+    `absent` is shown for a backend that needs none (what it does instead); `roles` sets a helper's
+    lines beside the lines of the same role in the others ("_max_pool_all_ties_backward" as "backward").
+    """
+
+    title: str
+    module: str
+    names: tuple[tuple[str, tuple[str, ...]], ...]  # (backend, its helpers' names)
+    absent: str
+    roles: tuple[tuple[str, str], ...] = ()  # (a helper's name, the section it is lined up as)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Lines that share a row though their text does not say so: in the part titled `part`, the first
+    line of each backend's code that contains that backend's text."""
+
+    part: str  # "network.backprop"
+    lines: tuple[tuple[str, str], ...]  # (backend, text its line contains)
+
 
 @dataclass(frozen=True)
 class Concept:
-    name: str  # what `nndl lesson NAME` is called with
+    name: str  # what `nndl lesson NAME` is called with (any case)
     title: str
-    equation: str  # the book's equation or rule, plain text, one or more lines
+    chapter: int | None  # the book's chapter; None for a concept that is nndl's own
+    section: str  # the anchor of the book's section on its chapter's page ("" for none)
+    equation: str  # the book's equation or rule, plain text, one line per <math> below
     mathml: tuple[str, ...]  # the same, one <math> element per line
     code: tuple[tuple[str, str], ...]  # (module, definition) in every backend
-    evidence: Gradients | FirstSteps | PerceptronOutputs | Contract | None
-    note: str = ""  # what to look for in the code
+    evidence: Gradients | FirstSteps | PerceptronOutputs | Contract | TiedWindow | SameMasks | None
+    look_for: str  # what to look for in the code, and what the difference teaches
+    rules: str = ""  # nndl's own rules, not the book's
+    aliases: tuple[str, ...] = ()
+    helpers: tuple[Helpers, ...] = ()
+    anchors: tuple[Anchor, ...] = ()
+
+    @property
+    def book_link(self) -> str:
+        """The book's section, on the book's site; "" for a concept that is nndl's own."""
+        if self.chapter is None:
+            return ""
+        return f"{BOOK}/chap{self.chapter}.html" + (f"#{self.section}" if self.section else "")
 
 
 SIGMOID_Z = frac("1", row("1 + ", sup("e", "- z")))
-W_A_B = row(sub("w", "j k"), subsup("a", "k", "l - 1"), "+", sub("b", "j"))
+BP1_ANCHOR = Anchor(
+    "network.backprop",
+    (("numpy", "delta = network.cost.delta("), ("torch", "torch.autograd.grad("), ("jax", "jax.grad(mean_cost)")),
+)
+FOUR_EQUATIONS = "the_four_fundamental_equations_behind_backpropagation"
+CONV = "introducing_convolutional_networks"
+ALL_TIES = Helpers(
+    "the every-tie rule (network3's), written where the framework's own rule is the other one",
+    "pooling",
+    (
+        ("torch", ("_MaxPoolAllTies",)),
+        ("jax", ("_max_pool_all_ties", "_max_pool_all_ties_forward", "_max_pool_all_ties_backward")),
+    ),
+    "none: MaxPool.backward above writes both rules by hand",
+    (("_max_pool_all_ties_forward", "forward"), ("_max_pool_all_ties_backward", "backward")),
+)
+WINDOWS = Helpers(
+    "the windows",
+    "pooling",
+    (("numpy", ("_windows", "_unwindows")), ("torch", ("_spread",)), ("jax", ("_max_pool", "_sum_pool", "_spread"))),
+    "",
+)
 
 CONCEPTS = (
+    # -- chapter 1 --
     Concept(
         "perceptron",
-        "Perceptrons, the NAND gate, and an adder built of NANDs (ch. 1)",
-        "output = 0 if w . x + b <= 0, 1 if w . x + b > 0   (eq. 2)\n"
+        "Perceptrons, the NAND gate, and an adder built of NANDs",
+        1,
+        "perceptrons",
+        "output = 0 if w . x + b <= 0, 1 if w . x + b > 0\n"
         "NAND: w = (-2, -2), b = 3: 00, 01, 10 give 1; 11 gives 0\n"
         "adder: sum = x1 XOR x2, carry = x1 AND x2, from five NAND perceptrons",
         (
             math("output = 0 'if w cdot x + b <= 0 , 1 'if w cdot x + b > 0"),
             math("NAND ( ", sub("x", "1"), ",", sub("x", "2"), ") : w = ( - 2 , - 2 ) , b = 3"),
-            math(
-                "sum = ",
-                sub("x", "1"),
-                "⊕",
-                sub("x", "2"),
-                ", carry = ",
-                sub("x", "1"),
-                sub("x", "2"),
-            ),
+            math("sum = ", sub("x", "1"), "⊕", sub("x", "2"), ", carry = ", sub("x", "1"), sub("x", "2")),
         ),
         (
             ("perceptron", "NAND_WEIGHTS"),
@@ -177,57 +258,236 @@ CONCEPTS = (
             ("perceptron", "add_bits"),
         ),
         PerceptronOutputs(),
-        "Forward only: the step has no useful gradient, so there is nothing for autograd to derive.",
+        "The three `perceptron` functions are one line each, `(x @ w + b > 0)`, and differ only in how the "
+        "boolean becomes a number again: NumPy's and JAX's `.astype`, torch's `.to`. Look at `add_bits`: five NAND gates wired as the book draws "
+        "them, the same wiring in every backend. There is no gradient anywhere: a step has none worth "
+        "following, which is why the book moves on to the `sigmoid`.",
     ),
     Concept(
         "sigmoid",
-        "The sigmoid neuron and its derivative (ch. 1, eq. 3; ch. 2)",
+        "The sigmoid neuron and its derivative",
+        1,
+        "sigmoid_neurons",
         "sigma(z) = 1 / (1 + e^-z)   (eq. 3)\nsigma'(z) = sigma(z) (1 - sigma(z))",
         (math("sigma ( z ) = ", SIGMOID_Z), math("sigma ′ ( z ) = sigma ( z ) ( 1 - sigma ( z ) )")),
         (("activations", "Sigmoid.fn"), ("activations", "Sigmoid.prime")),
         _gradients("sigmoid", "quadratic"),
-        "The reference writes sigma' out for BP2; the framework backends derive it from fn.",
-    ),
-    Concept(
-        "activations",
-        "Other neurons: tanh, ReLU and linear, and the table that names them (ch. 3, ch. 6)",
-        "tanh(z), tanh'(z) = 1 - tanh(z)^2\nReLU(z) = max(0, z), ReLU'(z) = 1 if z > 0 else 0\nlinear(z) = z",
-        (
-            math("tanh ′ ( z ) = 1 - ", sup("tanh", "2"), "( z )"),
-            math("ReLU ( z ) = max ( 0 , z ) , ReLU ′ ( z ) = 1 'if z > 0 'else 0"),
-            math("linear ( z ) = z"),
-        ),
-        (
-            ("activations", "Tanh"),
-            ("activations", "ReLU"),
-            ("activations", "Linear"),
-            ("activations", "ACTIVATIONS"),
-        ),
-        _gradients("relu", "cross_entropy", depth=2),
-    ),
-    Concept(
-        "softmax",
-        "The softmax output layer (ch. 3)",
-        "a_j = e^{z_j} / sum_k e^{z_k}",
-        (math(sub("a", "j"), " = ", frac(sup("e", sub("z", "j")), row(under("sum", "k"), sup("e", sub("z", "k"))))),),
-        (("activations", "Softmax"),),
-        _gradients("sigmoid", "log_likelihood"),
-        "Shifting z by its maximum changes no a_j and keeps every exponent from overflowing.",
+        "`fn` lines up across the three backends: the same formula in three array libraries. `prime` is "
+        "where they part: the reference writes sigma'(z) = sigma(z)(1 - sigma(z)) out, because its "
+        "hand-written `bp2` multiplies by it, while torch and JAX have no `prime` at all and their files "
+        "say why: autograd derives it from `fn`. The evidence shows that the derived derivative is the "
+        "written one, to rounding.",
     ),
     Concept(
         "quadratic",
-        "The quadratic cost and its output error (ch. 1, eq. 6; ch. 2, BP1)",
-        "C = 1/(2n) sum_x ||y(x) - a||^2   (eq. 6)\ndelta^L = (a - y) * sigma'(z^L)   (BP1)",
+        "The quadratic cost and its output error",
+        1,
+        "learning_with_gradient_descent",
+        "C = 1/(2n) sum_x ||y(x) - a||^2\ndelta^L = (a - y) * sigma'(z^L)   (BP1 for this cost)",
         (
             math("C = ", frac("1", "2 n"), under("sum", "x"), sup("‖ y ( x ) - a ‖", "2")),
             math(sup("delta", "L"), " = ( a - y ) odot sigma ′ (", sup("z", "L"), ")"),
         ),
         (("costs", "QuadraticCost.fn"), ("costs", "QuadraticCost.delta")),
         _gradients("sigmoid", "quadratic"),
+        "`fn` is the per-example cost, 1/2 ||y - a||^2; the batch mean is taken by the caller, so 1/n is "
+        "nowhere in the file. `delta` is `bp1` for this cost, and only the reference has it: note the "
+        "sigma'(z) factor, the one that makes a saturated neuron learn slowly and that the `cross-entropy` "
+        "cost cancels.",
     ),
     Concept(
+        "sgd",
+        "The SGD update of a mini-batch",
+        1,
+        "learning_with_gradient_descent",
+        "w -> w - (eta/m) sum_x dC_x/dw\nb -> b - (eta/m) sum_x dC_x/db",
+        (
+            math("w to w - ", frac("eta", "m"), under("sum", "x"), frac(sub("partial C", "x"), "partial w")),
+            math("b to b - ", frac("eta", "m"), under("sum", "x"), frac(sub("partial C", "x"), "partial b")),
+        ),
+        (("train", "sgd_step"),),
+        _first_steps("ch1-sigmoid-30", label="ch1-sigmoid-30 1000 images"),
+        "Read the two lines that subtract: the reference and torch change the arrays in place (`w -= ...`, "
+        "`w.sub_(...)`), while JAX, whose arrays cannot change, returns new ones. The 1/m is already inside "
+        "the gradients (`backprop` returns the batch mean's), so no backend divides here. The regulariser's "
+        "step comes first: see `l2` and `l1`.",
+    ),
+    Concept(
+        "epoch",
+        "The epoch: a Python loop of mini-batches, or one compiled lax.scan",
+        1,
+        "implementing_our_network_to_classify_digits",
+        "for each mini-batch X of the epoch's shuffled order: w -> w - (eta/m) sum_{x in X} grad C_x",
+        (
+            math(
+                "for 'each 'mini-batch X : w to w - ", frac("eta", "m"), under("sum", "x in X"), "nabla", sub("C", "x")
+            ),
+        ),
+        (("train", "Model.train_epoch"), ("train", "_scanned_epoch")),
+        _first_steps("ch3-xent-30", label="ch3-xent-30 1000 images"),
+        "The reference and torch walk the mini-batches in a Python `for` loop, one `backprop` and one "
+        "`sgd_step` each: the book's loop. JAX's `train_epoch` has no loop at all; it hands the whole "
+        "epoch to `_scanned_epoch`, a `jax.lax.scan` over the batches compiled once, and calls `on_step` "
+        "afterwards. Same steps, same order, same numbers: the evidence compares the parameters after each "
+        "of the first steps.",
+        rules="the order of the examples and the dropout masks come from the shared `streams`, drawn once in NumPy",
+    ),
+    # -- chapter 2 --
+    Concept(
+        "feedforward",
+        "The network and its feedforward pass",
+        2,
+        "warm_up_a_fast_matrix-based_approach_to_computing_the_output_from_a_neural_network",
+        "a' = sigma(w a + b)   (ch. 1, eq. 22)\n"
+        "a^l_j = sigma(sum_k w^l_jk a^{l-1}_k + b^l_j)   (ch. 2, eq. 23)\n"
+        "a^l = sigma(w^l a^{l-1} + b^l)   (ch. 2, eq. 25)",
+        (
+            math("a ′ = sigma ( w a + b )"),
+            math(
+                subsup("a", "j", "l"),
+                " = sigma (",
+                under("sum", "k"),
+                subsup("w", "j k", "l"),
+                subsup("a", "k", "l - 1"),
+                "+",
+                subsup("b", "j", "l"),
+                ")",
+            ),
+            math(sup("a", "l"), " = sigma (", sup("w", "l"), sup("a", "l - 1"), "+", sup("b", "l"), ")"),
+        ),
+        (
+            ("network", "Network"),
+            ("network", "feedforward"),
+            ("network", "infer"),
+            ("network", "forward"),
+            ("layers", "LAYERS"),
+        ),
+        _gradients("sigmoid", "quadratic", depth=2),
+        "`infer` is the same loop in all three: each layer's `infer` after the last. `forward` is where "
+        "they part: the reference keeps every layer's z, a and cache for its hand-written backward pass "
+        "(`bp2`), while torch and JAX return only the output layer's z and a, because autograd records "
+        "what it needs by itself. torch's `feedforward` adds `torch.no_grad()`, so inference builds no graph.",
+        aliases=("eq25",),
+    ),
+    Concept(
+        "dense",
+        "The fully connected layer, forward and back",
+        2,
+        "the_backpropagation_algorithm",
+        "z^l = w^l a^{l-1} + b^l, a^l = sigma(z^l)",
+        (
+            math(
+                sup("z", "l"),
+                " = ",
+                sup("w", "l"),
+                sup("a", "l - 1"),
+                "+",
+                sup("b", "l"),
+                ", ",
+                sup("a", "l"),
+                "= sigma (",
+                sup("z", "l"),
+                ")",
+            ),
+        ),
+        (("layers", "Dense"),),
+        _gradients("tanh", "cross_entropy", depth=2),
+        "`forward` and `infer` line up method by method: the weighted input z = x W^T + b with the dropout "
+        "mask on the input, then the activation. The reference goes on with `backward` (`bp3`, `bp4` and "
+        "half of `bp2`) and `delta` (the other half); torch and JAX stop after `infer`. torch's class "
+        "is an `nn.Module`, so its `forward` is called as `layer(...)`.",
+    ),
+    Concept(
+        "bp1",
+        "BP1: the error of the output layer",
+        2,
+        FOUR_EQUATIONS,
+        "delta^L_j = dC/da^L_j sigma'(z^L_j)   (BP1)\ndelta^L = nabla_a C odot sigma'(z^L)   (BP1, as vectors)",
+        (
+            math(
+                subsup("delta", "j", "L"),
+                " = ",
+                frac("partial C", row("partial", subsup("a", "j", "L"))),
+                "sigma ′ (",
+                subsup("z", "j", "L"),
+                ")",
+            ),
+            math(sup("delta", "L"), " = ", sub("nabla", "a"), "C odot sigma ′ (", sup("z", "L"), ")"),
+        ),
+        (("costs", "QuadraticCost.delta"), ("network", "backprop")),
+        _gradients("sigmoid", "quadratic"),
+        "In `backprop`, the reference's BP1 is one line, `delta = network.cost.delta(...) / len(x)`, set "
+        "beside the single line that replaces all four equations in each framework: `torch.autograd.grad` "
+        "and `jax.grad(mean_cost)`. Dividing delta^L by m once makes every gradient the batch mean's, "
+        "because BP2 to BP4 are linear in delta. The cost's own `delta` is the `quadratic` cost's BP1.",
+        aliases=("bp-1",),
+        anchors=(BP1_ANCHOR,),
+    ),
+    Concept(
+        "bp2",
+        "BP2: the error of a layer from the next one",
+        2,
+        FOUR_EQUATIONS,
+        "delta^l = ((w^{l+1})^T delta^{l+1}) odot sigma'(z^l)   (BP2)",
+        (
+            math(
+                sup("delta", "l"),
+                " = ( (",
+                sup("w", "l + 1"),
+                sup(")", "T"),
+                sup("delta", "l + 1"),
+                ") odot sigma ′ (",
+                sup("z", "l"),
+                ")",
+            ),
+        ),
+        (("layers", "Dense.backward"), ("layers", "Dense.delta"), ("network", "backprop")),
+        _gradients("sigmoid", "quadratic", depth=3),
+        "BP2 is split between two methods of the reference's `Dense`: `backward` computes (w^{l+1})^T "
+        "delta^{l+1} as `delta @ params[0]`, through the dropout mask, and `delta` multiplies by sigma'(z). "
+        "`backprop` runs the loop from the last layer down. torch and JAX have neither method, and their "
+        "files say why: the backward pass of `forward` is what autograd builds.",
+        anchors=(BP1_ANCHOR,),
+    ),
+    Concept(
+        "bp3",
+        "BP3: the gradient of the biases",
+        2,
+        FOUR_EQUATIONS,
+        "dC/db^l_j = delta^l_j   (BP3)",
+        (math(frac("partial C", row("partial", subsup("b", "j", "l"))), " = ", subsup("delta", "j", "l")),),
+        (("layers", "Dense.backward"),),
+        _gradients("sigmoid", "cross_entropy", depth=2, arrays="biases"),
+        "BP3 is the second half of the reference's `grads = (...)` line: `delta.sum(axis=0)`, the error "
+        "summed over the batch's examples (already divided by m in `bp1`). torch and JAX derive the same "
+        "numbers; the evidence compares the bias gradients alone.",
+    ),
+    Concept(
+        "bp4",
+        "BP4: the gradient of the weights",
+        2,
+        FOUR_EQUATIONS,
+        "dC/dw^l_jk = a^{l-1}_k delta^l_j   (BP4)",
+        (
+            math(
+                frac("partial C", row("partial", subsup("w", "j k", "l"))),
+                " = ",
+                subsup("a", "k", "l - 1"),
+                subsup("delta", "j", "l"),
+            ),
+        ),
+        (("layers", "Dense.backward"),),
+        _gradients("sigmoid", "cross_entropy", depth=2, arrays="weights"),
+        "BP4 is the first half of the reference's `grads = (...)` line: `delta.T @ layer_input`, one matrix "
+        "product that sums a^{l-1}_k delta^l_j over the batch, in the (n_out, n_in) layout of W. The cache "
+        "from `forward` is what keeps a^{l-1}. The evidence compares the weight gradients alone.",
+    ),
+    # -- chapter 3 --
+    Concept(
         "cross-entropy",
-        "The cross-entropy cost: sigma' cancels from the output error (ch. 3)",
+        "The cross-entropy cost: sigma' cancels from the output error",
+        3,
+        "the_cross-entropy_cost_function",
         "C = -(1/n) sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]\ndelta^L = a^L - y",
         (
             math(
@@ -249,108 +509,66 @@ CONCEPTS = (
         ),
         (("costs", "CrossEntropyCost.fn"), ("costs", "CrossEntropyCost.delta")),
         _gradients("sigmoid", "cross_entropy"),
-        "The reference writes BP1 as delta; the framework backends have none: they differentiate fn.",
+        "Every `fn` computes the cost from z, as softplus(z) - y z: the same number as the book's formula, "
+        "but never ln 0. Only the array library's name changes between the columns. The reference's "
+        "`delta` is a - y, with no sigma': that is the chapter's point, the slow-learning factor of the "
+        "`quadratic` cost gone. torch and JAX reach the same delta by differentiating `fn`.",
+        aliases=("xent",),
+    ),
+    Concept(
+        "softmax",
+        "The softmax output layer",
+        3,
+        "softmax",
+        "a_j = e^{z_j} / sum_k e^{z_k}",
+        (math(sub("a", "j"), " = ", frac(sup("e", sub("z", "j")), row(under("sum", "k"), sup("e", sub("z", "k"))))),),
+        (("activations", "Softmax"),),
+        _gradients("sigmoid", "log_likelihood"),
+        "Each `fn` subtracts the row's maximum before exponentiating: it changes no a_j and keeps every "
+        "exponent from overflowing. Not even the reference writes a `prime` for it: softmax is paired with "
+        "the `log-likelihood` cost, whose output error is a - y directly.",
     ),
     Concept(
         "log-likelihood",
-        "The log-likelihood cost with a softmax output, and the table of costs (ch. 3)",
+        "The log-likelihood cost with a softmax output, and the table of costs",
+        3,
+        "softmax",
         "C = -ln a_y\ndelta^L = a^L - y",
         (math("C = - ln ", sub("a", "y")), math(sup("delta", "L"), " = ", sup("a", "L"), " - y")),
         (("costs", "LogLikelihoodCost.fn"), ("costs", "LogLikelihoodCost.delta"), ("costs", "COSTS")),
         _gradients("relu", "log_likelihood"),
+        "`fn` is written as a log-sum-exp of z minus the true class's z: the fused, stable form of "
+        "-ln(softmax(z))_y. As with `cross-entropy`, only the reference writes `delta`, and it is again "
+        "a - y. `COSTS` is the table a spec's cost name is looked up in, the same three names everywhere.",
     ),
     Concept(
-        "feedforward",
-        "The network and its feedforward pass (ch. 1, eq. 22 and 25)",
-        "a^l_j = sigma(sum_k w^l_jk a^{l-1}_k + b^l_j)   (eq. 23)\na^l = sigma(w^l a^{l-1} + b^l)   (eq. 25)",
-        (math(sup("a", "l"), " = sigma (", sup("w", "l"), sup("a", "l - 1"), "+", sup("b", "l"), ")"),),
+        "activations",
+        "Other neurons: tanh, ReLU and linear, and the table that names them",
+        3,
+        "other_models_of_artificial_neuron",
+        "tanh(z), tanh'(z) = 1 - tanh(z)^2\nReLU(z) = max(0, z), ReLU'(z) = 1 if z > 0 else 0\nlinear(z) = z",
         (
-            ("network", "Network"),
-            ("network", "feedforward"),
-            ("network", "infer"),
-            ("network", "forward"),
-            ("layers", "LAYERS"),
+            math("tanh ′ ( z ) = 1 - ", sup("tanh", "2"), "( z )"),
+            math("ReLU ( z ) = max ( 0 , z ) , ReLU ′ ( z ) = 1 'if z > 0 'else 0"),
+            math("linear ( z ) = z"),
         ),
-        _gradients("sigmoid", "quadratic", depth=2),
-    ),
-    Concept(
-        "dense",
-        "The fully connected layer, forward and back (ch. 1, eq. 25; ch. 2)",
-        "z^l = w^l a^{l-1} + b^l, a^l = sigma(z^l)",
         (
-            math(
-                sup("z", "l"),
-                " = ",
-                sup("w", "l"),
-                sup("a", "l - 1"),
-                "+",
-                sup("b", "l"),
-                ", ",
-                sup("a", "l"),
-                "= sigma (",
-                sup("z", "l"),
-                ")",
-            ),
+            ("activations", "Tanh"),
+            ("activations", "ReLU"),
+            ("activations", "Linear"),
+            ("activations", "ACTIVATIONS"),
         ),
-        (("layers", "Dense"),),
-        _gradients("tanh", "cross_entropy", depth=2),
-        "The reference's Dense has backward and delta; the framework backends derive them from forward.",
-    ),
-    Concept(
-        "bp1",
-        "BP1: the error of the output layer (ch. 2)",
-        "delta^L_j = dC/da^L_j * sigma'(z^L_j)   (BP1)\ndelta^L = nabla_a C odot sigma'(z^L)",
-        (math(sup("delta", "L"), " = ", sub("nabla", "a"), "C odot sigma ′ (", sup("z", "L"), ")"),),
-        (("costs", "QuadraticCost.delta"), ("network", "backprop")),
-        _gradients("sigmoid", "quadratic"),
-        "backprop divides delta^L by m once: BP2-BP4 are linear in delta, so every gradient is the batch mean's.",
-    ),
-    Concept(
-        "bp2",
-        "BP2: the error of a layer from the next one (ch. 2)",
-        "delta^l = ((w^{l+1})^T delta^{l+1}) odot sigma'(z^l)   (BP2)",
-        (
-            math(
-                sup("delta", "l"),
-                " = ( (",
-                sup("w", "l + 1"),
-                sup(")", "T"),
-                sup("delta", "l + 1"),
-                ") odot sigma ′ (",
-                sup("z", "l"),
-                ")",
-            ),
-        ),
-        (("layers", "Dense.backward"), ("layers", "Dense.delta"), ("network", "backprop")),
-        _gradients("sigmoid", "quadratic", depth=3),
-    ),
-    Concept(
-        "bp3",
-        "BP3: the gradient of the biases (ch. 2)",
-        "dC/db^l_j = delta^l_j   (BP3)",
-        (math(frac("partial C", row("partial", subsup("b", "j", "l"))), " = ", subsup("delta", "j", "l")),),
-        (("layers", "Dense.backward"),),
-        _gradients("sigmoid", "cross_entropy", depth=2),
-    ),
-    Concept(
-        "bp4",
-        "BP4: the gradient of the weights (ch. 2)",
-        "dC/dw^l_jk = a^{l-1}_k delta^l_j   (BP4)",
-        (
-            math(
-                frac("partial C", row("partial", subsup("w", "j k", "l"))),
-                " = ",
-                subsup("a", "k", "l - 1"),
-                subsup("delta", "j", "l"),
-            ),
-        ),
-        (("layers", "Dense.backward"),),
-        _gradients("sigmoid", "cross_entropy", depth=2),
+        _gradients("relu", "cross_entropy", depth=2),
+        "Each class is `fn` and, in the reference only, `prime`. Look at ReLU's `prime`: the derivative at "
+        "exactly 0 is a choice (0 here, as in torch and JAX), and the evidence's finite differences avoid "
+        "the kink. `ACTIVATIONS` maps a spec's names to the classes.",
     ),
     Concept(
         "cost-and-gradient",
-        "A batch's regularised cost, its gradient, and evaluation (ch. 3)",
-        "C = (1/m) sum_x C_x + (regulariser's term, with lambda / n)\naccuracy: argmax of a^L against the label",
+        "A batch's regularised cost, its gradient, and evaluation",
+        3,
+        "regularization",
+        "C = (1/m) sum_x C_x + (lambda/2n) sum_w w^2\naccuracy: argmax of a^L against the label",
         (
             math(
                 "C = ",
@@ -362,6 +580,7 @@ CONCEPTS = (
                 under("sum", "w"),
                 sup("w", "2"),
             ),
+            math("accuracy : ", under("argmax", "j"), subsup("a", "j", "L"), "= label"),
         ),
         (
             ("network", "backprop"),
@@ -371,103 +590,80 @@ CONCEPTS = (
             ("network", "evaluate"),
         ),
         _gradients("sigmoid", "cross_entropy", "l2"),
+        "`cost` and `penalty` read alike in all three. `gradients` shows the two ways to the same number: "
+        "the reference adds the regulariser's gradient to `backprop`'s, while torch and JAX differentiate "
+        "`cost`, penalty included. `evaluate` counts the correct argmaxes; JAX compiles it with `jax.jit`.",
+        anchors=(BP1_ANCHOR,),
     ),
     Concept(
         "l2",
-        "L2 regularisation: weight decay (ch. 3, eq. 85-93)",
-        "C = C0 + lambda/(2n) sum_w w^2   (eq. 87)\nw -> (1 - eta lambda / n) w - eta dC0/dw   (eq. 93)",
+        "L2 regularisation: weight decay",
+        3,
+        "regularization",
+        "C = C0 + (lambda/2n) sum_w w^2\n"
+        "w -> (1 - eta lambda/n) w - eta dC0/dw   (one gradient)\n"
+        "w -> (1 - eta lambda/n) w - (eta/m) sum_x dC_x/dw   (eq. 93, over a mini-batch)",
         (
             math("C = ", sub("C", "0"), "+", frac("lambda", "2 n"), under("sum", "w"), sup("w", "2")),
             math("w to ( 1 - ", frac("eta lambda", "n"), ") w - eta ", frac(sub("partial C", "0"), "partial w")),
+            math(
+                "w to ( 1 - ",
+                frac("eta lambda", "n"),
+                ") w - ",
+                frac("eta", "m"),
+                under("sum", "x"),
+                frac(sub("partial C", "x"), "partial w"),
+            ),
         ),
         (("regularizers", "NoRegularizer"), ("regularizers", "L2"), ("regularizers", "REGULARIZERS")),
         _gradients("sigmoid", "cross_entropy", "l2"),
-        "The reference gives the penalty's gradient; the framework backends differentiate penalty.",
+        "`penalty` is (lambda/2n) sum w^2 in every backend. The reference adds `gradient` (lambda/n) w and "
+        "`shrink`, which multiplies w by 1 - eta lambda/n in place: the weight decay of eq. 93, where n "
+        "is the whole training set's size, not the batch's. torch and JAX differentiate `penalty` instead, "
+        "and reach the same step.",
+        aliases=("weight-decay",),
     ),
     Concept(
         "l1",
-        "L1 regularisation (ch. 3, eq. 95-97)",
-        "C = C0 + (lambda/n) sum_w |w|   (eq. 95)\nw -> w - (eta lambda / n) sgn(w) - eta dC0/dw   (eq. 97)",
+        "L1 regularisation",
+        3,
+        "other_techniques_for_regularization",
+        "C = C0 + (lambda/n) sum_w |w|\nw -> w - (eta lambda/n) sgn(w) - eta dC0/dw",
         (
             math("C = ", sub("C", "0"), "+", frac("lambda", "n"), under("sum", "w"), "| w |"),
             math("w to w - ", frac("eta lambda", "n"), "sgn ( w ) - eta ", frac(sub("partial C", "0"), "partial w")),
         ),
         (("regularizers", "L1"),),
         _gradients("tanh", "cross_entropy", "l1"),
-        "sgn(0) = 0 in every backend: the L1 kink is where finite differences are not trusted.",
+        "Compare JAX's `penalty` with torch's: JAX writes |w| as `w * jnp.sign(w)`, because `jnp.abs`'s "
+        "derivative at 0 is 1, and the book's sgn(0) is 0. A weight that is exactly 0 (a softmax layer "
+        "starts there) would otherwise move. The reference writes the sgn(w) step by hand in `gradient`.",
     ),
     Concept(
         "dropout",
-        "Dropout, network3's way: a keep-mask in training, a (1 - p) scale at inference (ch. 3, ch. 6)",
-        "training: z = w (x odot mask) + b, mask_i ~ Bernoulli(1 - p)\ninference: z = (1 - p) w x + b",
+        "Dropout, network3's way: a keep-mask in training, a (1 - p) scale at inference",
+        3,
+        "other_techniques_for_regularization",
+        "training: each unit of a layer's input is kept with probability 1 - p\n"
+        "inference: every unit is kept, and the weights are scaled by 1 - p",
         (
             math("z = w ( x odot mask ) + b , ", sub("mask", "i"), "~ Bernoulli ( 1 - p )"),
             math("z = ( 1 - p ) w x + b 'at_inference"),
         ),
         (("layers", "Dense.forward"), ("layers", "Dense.infer")),
-        _gradients("sigmoid", "cross_entropy", dropout=True, depth=2),
-        "Every backend gets the same masks, drawn once in NumPy (see `nndl lesson streams`).",
+        SameMasks(GradientCase("sigmoid", "cross_entropy", "none", True, "default", 2)),
+        "`forward` multiplies the layer's input by the mask it is given; no backend draws one. `infer` "
+        "scales W x by 1 - p, network3's rule (ch. 6), not torch's inverted dropout, which scales in "
+        "training instead. The evidence follows one example through all three backends with the same mask.",
+        rules="the masks are drawn once, in NumPy, and handed to every backend (see `streams`)",
     ),
-    Concept(
-        "ensemble",
-        "An ensemble's plurality vote, its members trained as one computation (ch. 6)",
-        "class(x) = argmax_j a_j^L(x)   (ch. 1: the most active output neuron)\n"
-        "vote(x) = the class most members give x; a tie goes to the lowest of the most voted",
-        (
-            math("class ( x ) = ", under("argmax", "j"), subsup("a", "j", "L"), "( x )"),
-            math("vote ( x ) = 'the_class_most_members_give_x"),
-        ),
-        (("network", "predict"), ("train", "Ensemble")),
-        None,
-        "One backend vmaps the gradient over the members' stacked parameters, another the whole scanned epoch; "
-        "`nndl conform` checks each member against the member trained alone.",
-    ),
-    Concept(
-        "sgd",
-        "The SGD update (ch. 1, eq. 20-21; ch. 3)",
-        "w -> w - (eta/m) sum_x dC_x/dw   (eq. 20)\nb -> b - (eta/m) sum_x dC_x/db   (eq. 21)",
-        (
-            math("w to w - ", frac("eta", "m"), under("sum", "x"), frac(sub("partial C", "x"), "partial w")),
-            math("b to b - ", frac("eta", "m"), under("sum", "x"), frac(sub("partial C", "x"), "partial b")),
-        ),
-        (("train", "sgd_step"),),
-        _first_steps("ch1-sigmoid-30", label="ch1-sigmoid-30 1000 images"),
-        "Two backends change the arrays in place; the functional one returns new ones.",
-    ),
-    Concept(
-        "epoch",
-        "The epoch: a Python loop of mini-batches, or one compiled lax.scan (ch. 1)",
-        "for each mini-batch of the epoch's shuffled order: one SGD step",
-        (
-            math(
-                "for 'each 'mini-batch X : w to w - ", frac("eta", "m"), under("sum", "x in X"), "nabla", sub("C", "x")
-            ),
-        ),
-        (("train", "Model.train_epoch"), ("train", "_scanned_epoch")),
-        _first_steps("ch3-xent-30", label="ch3-xent-30 1000 images"),
-    ),
-    Concept(
-        "streams",
-        "The shared random streams, and each framework's own (--rng native)",
-        "initial weights, epoch orders and dropout masks are drawn once, in NumPy, from (seed, stream, epoch)\n"
-        "and handed to every backend; --rng native draws them with the framework's own generator instead",
-        (math("( seed , stream , epoch ) to 'initial_weights , 'epoch_order , 'dropout_masks"),),
-        (("streams", "*"),),
-        _first_steps("ch3-xent-30", *DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax 1000 images"),
-    ),
-    Concept(
-        "devices",
-        "Devices and dtypes: where a backend's arrays live",
-        "float64 is the conformance dtype; float32 has its own, looser bounds",
-        (math("float64 : 'conformance , float32 : 'looser_bounds"),),
-        (("device", "*"),),
-        Gradients(GradientCase("sigmoid", "cross_entropy", "none", False, "default", 1, "float32")),
-    ),
+    # -- chapter 6 --
     Concept(
         "convolution",
-        "Convolution: local receptive fields and shared weights (ch. 6, eq. 125)",
-        "y_{n,f,i,j} = sum_{c,p,q} x_{n,c,i+p,j+q} w_{f,c,p,q}   (cross-correlation; network3 flips w)\n"
-        "backprop through it: the book's problem in ch. 6",
+        "Convolution: local receptive fields and shared weights",
+        6,
+        CONV,
+        "y_{f,i,j} = sum_{c,p,q} x_{c,i+p,j+q} w_{f,c,p,q}",
         (
             math(
                 sub("y", "f , i , j"),
@@ -484,47 +680,127 @@ CONCEPTS = (
             ("convolution", "input_gradient"),
         ),
         _conv_gradients("max-first"),
+        "The reference builds the windows as a strided view and contracts them with the filters "
+        "(`tensordot`); torch calls `F.conv2d`, JAX `lax.conv_general_dilated`. Backprop through a "
+        "convolution is a problem the book leaves to the reader: the reference's `weight_gradient` and "
+        "`input_gradient` are its answer, and the frameworks derive both.",
+        rules="nndl computes cross-correlation; network3's Theano flips the kernel, which changes nothing a net can learn",
     ),
     Concept(
         "conv-layer",
-        "The convolutional-pooling layer (ch. 6)",
+        "The convolutional-pooling layer",
+        6,
+        CONV,
         "z = pool(w * x) + b, a = sigma(z): pooling before the bias and activation, as network3",
         (math("z = pool ( w star x ) + b , a = sigma ( z )"),),
         (("layers", "ConvPool"),),
         _conv_gradients("max-first", "sigmoid"),
+        "Read `forward` top to bottom: `correlate`, then the pool, then the bias, then the activation, the "
+        "order network3 uses. The reference's `backward` undoes those steps one by one (see `max-pooling` "
+        "and `convolution`); torch and JAX stop at `infer`.",
     ),
     Concept(
         "max-pooling",
-        "Max pooling (ch. 6), and where the gradient of a tied window goes",
-        "pooled = max over each size x size window\nties: 'first' (the frameworks' own rule) or 'all' (network3's Theano)",
+        "Max pooling, and where the gradient of a tied window goes",
+        6,
+        CONV,
+        "pooled = the largest entry of each size x size window",
         (math("pooled = ", under("max", "window"), "u"),),
         (("pooling", "MaxPool"), ("pooling", "POOLS")),
-        _conv_gradients("max-first"),
+        TiedWindow(),
+        "`fn` is the same idea three ways: the reference takes the max over its `_windows`, torch calls "
+        "`F.max_pool2d`, JAX `lax.reduce_window`. The difference is in the gradient of a tie, which MNIST's "
+        "blank margins make common: the frameworks send it to the first maximum, network3 to every tied "
+        "one. The reference writes both rules in `backward`; torch and JAX get the first for free and write "
+        "the every-tie rule as a custom backward (below). The evidence puts a real tie through all six.",
+        rules="ties = 'first' (the frameworks' own rule) or 'all' (network3's Theano), chosen in the spec",
+        aliases=("maxpool", "pooling"),
+        helpers=(ALL_TIES, WINDOWS),
     ),
     Concept(
+        "l2-pooling",
+        "L2 pooling",
+        6,
+        CONV,
+        "pooled = sqrt(sum of the squares in each window)",
+        (math("pooled = ", sqrt(under("sum", "window"), sup("u", "2"))),),
+        (("pooling", "L2Pool"),),
+        _conv_gradients("l2"),
+        "The forward pass is a sum of squares and a square root everywhere. The trap is its gradient at an "
+        "all-zero window, infinite for the square root: torch and JAX use a double `where` so that autograd "
+        "never sees sqrt(0), and the reference's `backward` writes 0 there directly.",
+        rules="the gradient in an all-zero window is defined as 0 (the book does not say)",
+    ),
+    Concept(
+        "ensemble",
+        "An ensemble's plurality vote, its members trained as one computation",
+        6,
+        "convolutional_neural_networks_in_practice",
+        "class(x) = argmax_j a_j^L(x)\nvote(x) = the class most members give x",
+        (
+            math("class ( x ) = ", under("argmax", "j"), subsup("a", "j", "L"), "( x )"),
+            math("vote ( x ) = 'the_class_most_members_give_x"),
+        ),
+        (("network", "predict"), ("train", "Ensemble")),
+        None,
+        "`predict` is one argmax in every backend. The reference has no `Ensemble`: its members train one "
+        "after another. torch stacks the members' parameters and vmaps the gradient (`torch.func`); JAX "
+        "vmaps the whole scanned epoch. `nndl conform` checks each member against the member trained alone.",
+        rules="a tied vote goes to the lowest of the most voted classes",
+    ),
+    # -- nndl's own --
+    Concept(
         "near-ties",
-        "Max-pool near ties in float32: where the order of a sum picks the maximum (nndl's, not the book's)",
-        "a window whose two largest entries are at most 16 ulps apart: either can come out on top, by the\n"
-        "order in which the convolution sums, and the window's gradient then goes to the other entry",
+        "Max-pool near ties in float32: where the order of a sum picks the maximum",
+        None,
+        "",
+        "a window whose two largest entries are at most 16 ulps apart: either may come out on top",
         (math(sub("u", "first"), "-", sub("u", "second"), "<= 16 'ulps", "to", "'either_may_win"),),
         (("ties", "NEAR_TIE_ULPS"), ("ties", "NearTie"), ("ties", "near_ties"), ("ties", "gradients_with_swapped")),
         FirstSteps(
             TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")
         ),
-        note="why float32 conformance takes each step from the reference's parameters: conformance/suite/tolerances.py",
+        "Only the reference has this module, and torch's and JAX's say why. In float32 a convolution that "
+        "sums in another order can make two equal window entries differ by an ulp, so the `max-pooling` "
+        "gradient goes elsewhere and a trajectory parts from the reference. `near_ties` finds such windows; "
+        "float32 conformance takes each step from the reference's parameters for this reason.",
+        rules="this is nndl's finding, not the book's (conformance/suite/tolerances.py)",
     ),
     Concept(
-        "l2-pooling",
-        "L2 pooling (ch. 6)",
-        "pooled = sqrt(sum of the squares in each window); its gradient u / pooled, 0 in an all-zero window",
-        (math("pooled = ", sqrt(under("sum", "window"), sup("u", "2"))),),
-        (("pooling", "L2Pool"),),
-        _conv_gradients("l2"),
+        "streams",
+        "The shared random streams, and each framework's own (--rng native)",
+        None,
+        "",
+        "initial weights, epoch orders and dropout masks: drawn once, in NumPy, from (seed, stream, epoch)",
+        (math("( seed , stream , epoch ) to 'initial_weights , 'epoch_order , 'dropout_masks"),),
+        (("streams", "*"),),
+        _first_steps("ch3-xent-30", *DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax 1000 images"),
+        "The reference has no `streams.py`: NumPy's generator is the shared stream every backend is handed. "
+        "torch's and JAX's files hold only `--rng native`, each framework drawing with its own generator; "
+        "JAX splits a key per step. Conformance never uses them: random draws that are compared are made once.",
+        rules="one source of randomness: conformance compares only draws made once in NumPy",
+        aliases=("rng",),
+    ),
+    Concept(
+        "devices",
+        "Devices and dtypes: where a backend's arrays live",
+        None,
+        "",
+        "float64 is the conformance dtype; float32 has its own, looser bounds",
+        (math("float64 : 'conformance , float32 : 'looser_bounds"),),
+        (("device", "*"),),
+        Gradients(GradientCase("sigmoid", "cross_entropy", "none", False, "default", 1, "float32")),
+        "Each `device.py` turns a device name into the framework's own and waits for it when timing. JAX "
+        "needs `jax_enable_x64` for float64 at all, and refuses it when it is off rather than compute in "
+        "float32 silently. The evidence runs in float32, against float32's own bound.",
+        rules="float64 everywhere conformance compares, unless a check says float32",
     ),
     Concept(
         "baselines",
         "The bench's baselines: the same math with nothing around it, and the book's per-example algorithm",
-        "per-example: backprop on one x at a time, the batch's gradient = (1/m) sum_x grad C_x (ch. 2)",
+        None,
+        "",
+        "per-example: backprop on one x at a time, the batch's gradient = (1/m) sum_x grad C_x",
         (math("nabla C = ", frac("1", "m"), under("sum", "x"), "nabla", sub("C", "x")),),
         (
             ("baseline", "bare_epoch"),
@@ -536,16 +812,39 @@ CONCEPTS = (
             ("baseline", "bench_rows"),
         ),
         None,
-        "`nndl bench` times these; their gradients are the backends' own.",
+        "`bare_epoch` is each framework's idiomatic loop with nothing of nndl around it: the bench holds a "
+        "backend to a ratio of it. `per_example_backprop` is the book's `network.py` algorithm, one example "
+        "at a time, to show what vectorising over the batch buys.",
+        rules="`nndl bench` times these; their gradients are the backends' own",
     ),
     Concept(
         "contract",
         "The backend contract: what every backend provides",
+        None,
+        "",
         "a backend: NAME, FRAMEWORKS, DEVICES, COMPILES, Model, asarray, resolve_device, synchronize, bench_rows",
         (math("Model ( spec , params , device ) : train_epoch , gradients , evaluate , parameters , load"),),
         (("__init__", "*"), ("train", "Model")),
         Contract(),
+        "Each `__init__.py` declares what only the backend knows (its name, frameworks, devices) and "
+        "exports the rest. `Model` is the class conformance drives: `gradients`, `train_epoch`, `evaluate`, "
+        "in the canonical NumPy layout going in and out.",
+        rules="the contract is nndl's own: conformance/backend/contract.py",
     ),
 )
 
+CHAPTERS = {
+    1: "Chapter 1: using neural nets to recognize handwritten digits",
+    2: "Chapter 2: how the backpropagation algorithm works",
+    3: "Chapter 3: improving the way neural networks learn",
+    6: "Chapter 6: deep learning",
+    None: "nndl's own: what running the book three ways needs",
+}
+
 BY_NAME = {concept.name: concept for concept in CONCEPTS}
+ALIASES = {alias: concept for concept in CONCEPTS for alias in (concept.name, *concept.aliases)}
+
+
+def find(name: str) -> Concept | None:
+    """The concept `name` names, in any case, or an alias of it ("BP1", "xent"); None for none."""
+    return ALIASES.get(name.strip().lower())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 from conformance.backend.registry import BUILT_IN
 
 WHOLE_MODULE = "*"  # a lesson part that shows a whole module, not one definition
+# A comment that reports a measured speed: true, but not what a lesson teaches.
+TIMING_NOTE = re.compile(r"\bfaster\b|\bslower\b|half the time|\d+(\.\d+)?% of|\d+(\.\d+)?x than|~?\d+(\.\d+)? ?m?s\)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Code:
     line: int  # where the definition starts (0 when missing)
     text: str  # the source, dedented ("" when missing)
     missing: str = ""  # why the backend has no such definition
+    left_out: tuple[str, ...] = ()  # what is not shown: "2 import lines", "1 timing note"
 
 
 def package_dir(package: str) -> Path | None:
@@ -94,11 +98,68 @@ def code_of(backend: str, package: str, module: str, name: str) -> Code:
     tree, lines = ast.parse(text), text.splitlines()
     if name == WHOLE_MODULE:
         line, source = module_body(tree, lines)
-        return Code(backend, path, line, source)
+        return _shown(Code(backend, path, line, source))
     node = find_definition(tree, name)
     if node is None:
         return Code(backend, path, 0, "", missing_reason(tree, name))
-    return Code(backend, path, node.lineno, source_of(lines, node))
+    return _shown(Code(backend, path, node.lineno, source_of(lines, node)))
+
+
+def helpers_of(backend: str, package: str, module: str, names: tuple[str, ...]) -> Code | None:
+    """A backend's private definitions `names` of `module`, one after another; None if it has none of them."""
+    found = [code_of(backend, package, module, name) for name in names]
+    found = [code for code in found if not code.missing]
+    if not found:
+        return None
+    text = "\n\n".join(code.text for code in found)
+    return Code(backend, found[0].path, found[0].line, text, left_out=sum((code.left_out for code in found), ()))
+
+
+def _shown(code: Code) -> Code:
+    """The code without its import lines and its timing notes, and a count of each left out."""
+    lines, imports, notes = code.text.splitlines(), 0, 0
+    try:
+        tree = ast.parse(code.text)
+    except SyntaxError:
+        return code
+    dropped = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            dropped |= set(range(node.lineno - 1, node.end_lineno))
+            imports += node.end_lineno - node.lineno + 1
+    kept, block = [], []  # block: the comment lines running on before this line
+    for number, line in enumerate([*lines, ""]):
+        text, comment = _split_comment(line)
+        if comment and not text.strip() and number not in dropped:
+            block.append(line)
+            continue
+        if any(TIMING_NOTE.search(_split_comment(note)[1]) for note in block):
+            notes += 1
+        else:
+            kept += block
+        block = []
+        if number in dropped or number == len(lines):
+            continue
+        if comment and TIMING_NOTE.search(comment):
+            notes += 1
+            line = text.rstrip()
+        kept.append(line)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    left_out = [f"{imports} import line{'s' * (imports != 1)}"] * bool(imports)
+    left_out += [f"{notes} timing note{'s' * (notes != 1)}"] * bool(notes)
+    return Code(code.backend, code.path, code.line, "\n".join(kept), left_out=tuple(left_out))
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """(the line before its comment, the comment), for a line whose '#' is not inside a string."""
+    quotes = ""
+    for place, char in enumerate(line):
+        if char in "\"'" and (not quotes or quotes == char):
+            quotes = "" if quotes else char
+        elif char == "#" and not quotes:
+            return line[:place], line[place:]
+    return line, ""
 
 
 def sentences(docstring: str | None) -> list[str]:

@@ -13,7 +13,9 @@ def add_parser(commands) -> None:
     lessons = commands.add_parser(
         "lesson", help="one concept of the book in the three backends, side by side, with proof"
     )
-    lessons.add_argument("concept", nargs="?", help="the concept to show (without one: the list of concepts)")
+    lessons.add_argument(
+        "concept", nargs="?", help="the concept to show, in any case or by an alias (without one: the list)"
+    )
     lessons.add_argument(
         "--html", metavar="DIR", help="write the lessons (or just CONCEPT's) as a static site into DIR"
     )
@@ -31,7 +33,7 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     """The list, one lesson in the terminal, or the site; exit 1 if a lesson's evidence failed."""
     mnist = lesson.mnist_loader(lambda: mnist_of(args))
-    concepts = [lesson.lookup(args.concept)] if args.concept else list(lesson.CONCEPTS)
+    concepts = [lesson.lookup(args.concept)] if args.concept else lesson.lessons()
     if args.html:
         written = site.write_site(Path(args.html), concepts, lambda c: lesson.measure(c, mnist), args.overwrite, log)
         print(f"wrote {len(written)} pages; open {Path(args.html) / 'index.html'}")
