@@ -26,7 +26,7 @@ ENSEMBLES = [case for case, how in QUICK if "ensemble" in how]
 
 @pytest.fixture(scope="module")
 def backends():
-    return engine.available_backends(backend_names(), log=lambda message: None)[0]
+    return engine.available_backends(backend_names(), log=lambda message: None)[0]  # those installed
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +148,14 @@ def test_conform_prints_the_table_and_writes_every_number(run, tmp_path):
         assert f"{result['value']:.1e}" in out or result["check"] == "correct counts"
 
 
-def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run):
+def test_a_built_in_backend_not_installed_is_skipped_unless_named(monkeypatch, run):
     monkeypatch.setitem(BUILT_IN, "absent", "no_such_package_for_nndl")
-    code, out, _ = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
+    code, out, _ = run("conform", "--case", "grad tanhx1")  # every registered backend, absent among them
     assert code == 0
     out = " ".join(out.split())  # the report wraps its lines at 100 columns
     assert "absent skipped, not failed" in out and "pip install 'nndl[absent]'" in out
+    code, _, err = run("conform", "--backends", "numpy,absent", "--case", "grad tanhx1")
+    assert code == 2 and "the absent backend is not installed" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,9 @@ def test_a_backend_that_is_not_installed_is_skipped_not_failed(monkeypatch, run)
     [
         (["--backends", "numpy,nope"], "unknown backend"),
         (["--backends", "torch"], "include numpy"),
-        (["--case", "no configuration has this name"], "no configuration's name contains"),
+        (["--case", "no configuration has this name"], "no configuration's name matches"),
+        (["--case", "grad (unclosed"], "--case 'grad (unclosed' is not a regular expression"),
+        (["--backends", "numpy,reference"], "--backends names two backends called 'numpy' (numpy and reference)"),
     ],
 )
 def test_conform_bad_input_is_one_line(arguments, message, run):
@@ -231,7 +235,10 @@ def test_the_seed_draws_other_parameters_batches_and_masks(run, tmp_path):
 
 def test_conform_with_nothing_to_compare_says_so(run):
     code, out, _ = run("conform", "--backends", "numpy", "--case", "train ch1")
-    assert code == 0 and "no checks ran" in out
+    assert code == 1 and "no checks ran" in out
+    code, out, _ = run("conform", "--backends", "numpy", "--case", "grad tanhx1")
+    out = " ".join(out.split())  # the report wraps its lines at 100 columns
+    assert code == 1 and "1 check ran, 0 failed; not a verdict: no pair of backends was compared" in out
 
 
 def test_the_json_refuses_to_overwrite_a_file(run, tmp_path):

@@ -20,7 +20,7 @@ import reference
 from conformance.backend import contract
 from conformance.backend.registry import BUILT_IN, backend_names, load_backend
 from conformance.cli.options import DEVICES
-from conformance.spec.errors import BackendContractError, NndlError
+from conformance.spec.errors import BackendContractError, NndlError, PortError
 from tests import toy_backend
 from tests.cli_support import SMALL_BENCH, assert_one_line_error, read_json
 
@@ -60,26 +60,21 @@ def test_the_devices_are_the_union_of_the_installed_backends_devices():
 
 
 def test_the_check_reads_its_names_from_the_protocols():
-    assert contract.required_names(contract.Backend) == [
-        "NAME",
+    """Two names are required of a backend, and five methods of its Model; the rest are optional."""
+    assert contract.required_names(contract.Backend) == ["NAME", "Model"]
+    assert contract.required_names(contract.Model) == ["train_epoch", "gradients", "parameters", "load"]
+    assert contract.required_names(contract.BackendExtras) == [
+        "CONTRACT_VERSION",
         "FRAMEWORKS",
         "DEVICES",
         "COMPILES",
-        "Model",
+        "supports",
         "resolve_device",
         "synchronize",
         "asarray",
         "bench_rows",
     ]
-    assert contract.required_names(contract.Model) == [
-        "train_epoch",
-        "gradients",
-        "evaluate",
-        "predict",
-        "penalty",
-        "parameters",
-        "load",
-    ]
+    assert contract.required_names(contract.ModelExtras) == ["evaluate", "predict", "penalty"]
 
 
 # -- a fourth backend, by its dotted path -------------------------------------------------------
@@ -124,14 +119,19 @@ def test_an_unknown_dotted_path_is_one_line(nndl):
     assert_one_line_error(result, "unknown backend 'no_such_package_for_nndl'", "numpy, torch, jax")
 
 
-def test_a_module_whose_framework_is_missing_is_skipped_not_failed(nndl, tmp_path, monkeypatch):
+def test_a_named_module_that_cannot_be_imported_is_one_line_naming_its_import_error(nndl, tmp_path, monkeypatch):
+    """A port that does not import never passes: issue 19's "skipped ... then every backend conforms"."""
     (tmp_path / "needs_a_framework.py").write_text("import no_such_framework_for_nndl\n")
+    (tmp_path / "fails_as_it_loads.py").write_text("NAME = 'fails'\nraise RuntimeError('a bad\\nday')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     result = nndl("conform", "--backends", "numpy,needs_a_framework", "--case", GRADIENT_CASE)
-    assert result.code == 0, result.err
-    out = " ".join(result.out.split())  # the report wraps its lines at 100 columns
-    assert "needs_a_framework skipped, not failed" in out
-    assert "No module named 'no_such_framework_for_nndl'" in out
+    assert_one_line_error(
+        result,
+        "the backend 'needs_a_framework' cannot be imported: "
+        "ModuleNotFoundError: No module named 'no_such_framework_for_nndl'",
+    )
+    result = nndl("conform", "--backends", "numpy,fails_as_it_loads", "--case", GRADIENT_CASE)
+    assert_one_line_error(result, "the backend 'fails_as_it_loads' cannot be imported: RuntimeError: a bad day")
 
 
 # -- a backend an installed package registers ------------------------------------------------
@@ -210,11 +210,24 @@ def fake_backend(monkeypatch):
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"Model": reference_model_without("gradients")}, "it has no Model.gradients"),
-        ({"NAME": None}, "it has no NAME"),
+        (
+            {"Model": reference_model_without("gradients")},
+            (
+                "it has no Model.gradients (the gradient of a batch's mean cost plus the regulariser's term, "
+                "which conformance compares)"
+            ),
+        ),
+        ({"NAME": None}, "it has no NAME (what --backends and the report call the backend)"),
         ({"DEVICES": "cpu"}, "its DEVICES is 'cpu', not a tuple of str"),
-        ({"COMPILES": None, "synchronize": None}, "it has no COMPILES; it has no synchronize"),
+        (
+            {"Model": reference_model_without("load"), "NAME": None},
+            (
+                "it has no NAME (what --backends and the report call the backend); it has no Model.load (set the "
+                "parameters from the canonical layout: how a run resumes, and how checks restart a model)"
+            ),
+        ),
         ({"bench_rows": 3}, "its bench_rows is not a function"),
+        ({"supports": "dense only"}, "its supports is not a function"),
         ({"Ensemble": type("Ensemble", (), {"train_epoch": print})}, "it has no Ensemble.parameters"),
     ],
     ids=[
@@ -223,6 +236,7 @@ def fake_backend(monkeypatch):
         "DEVICES a string",
         "two names missing",
         "bench_rows not a function",
+        "supports not a function",
         "an Ensemble without parameters",
     ],
 )
@@ -232,28 +246,33 @@ def test_conform_says_in_one_line_what_a_backend_lacks(nndl, fake_backend, chang
     assert_one_line_error(result, f"breaker breaks the backend contract: {problem}")
 
 
-@pytest.mark.parametrize(
-    "arguments", [("bench", *SMALL_BENCH, "--backends", "breaker"), ("train", "--backend", "breaker", *SMALL_RUN)]
-)
-def test_bench_and_train_say_in_one_line_what_a_backend_lacks(nndl, fake_backend, arguments):
+def test_train_refuses_in_one_line_a_model_without_the_evaluate_it_needs(nndl, fake_backend):
     fake_backend("breaker", Model=reference_model_without("evaluate"))
-    assert_one_line_error(nndl(*arguments), "breaker breaks the backend contract: it has no Model.evaluate")
+    assert_one_line_error(
+        nndl("train", "--backend", "breaker", *SMALL_RUN),
+        "the breaker backend's Model has no evaluate: optional in the backend contract, but nndl train reports "
+        "each epoch's accuracy with it",
+    )
 
 
-def assert_ends_in_one_line_error(result, message: str) -> None:
-    """Exit 2 and no traceback; after conform's progress lines, one line that says what is wrong."""
-    assert result.code == 2 and "Traceback" not in result.err, result
-    assert result.err.strip().splitlines()[-1] == f"nndl: error: {message}"
+def test_bench_times_a_minimal_backend_by_its_models_row(nndl, fake_backend):
+    """NAME and a Model of five methods: bench derives the backend's row from its Model."""
+    fake_backend("minimal", Model=reference_model_without("evaluate"))
+    result = nndl("bench", *SMALL_BENCH, "--backends", "numpy,minimal")
+    assert result.code == 0, result.err
+    assert "minimal backend" in result.out
 
 
-def test_gradients_of_the_wrong_shape_are_one_line_naming_the_array(nndl, fake_backend):
+def test_gradients_of_the_wrong_shape_fail_their_check_in_one_line_naming_the_array(nndl, fake_backend):
     fake_backend("transposed", Model=TransposedGradients)
     result = nndl("conform", "--backends", "numpy,transposed", "--case", GRADIENT_CASE)
-    assert_ends_in_one_line_error(
-        result,
-        "the transposed backend breaks the backend contract: its Model.gradients gave "
-        "layer 0 W of shape (784, 30), expected (30, 784)",
+    assert result.code == 1 and "Traceback" not in result.err + result.out
+    out = " ".join(result.out.split())  # the report wraps its lines at 100 columns
+    assert (
+        "the transposed backend's Model.gradients gave layer 0 W of shape (784, 30), expected (30, 784), "
+        "which breaks the backend contract (in grad sigmoidx2" in out
     )
+    assert "3 checks ran, 2 failed" in out  # its float64 and float32 gradients; and numpy against finite differences
 
 
 @pytest.mark.parametrize(
@@ -267,9 +286,9 @@ def test_gradients_of_the_wrong_shape_are_one_line_naming_the_array(nndl, fake_b
 )
 def test_the_layout_check_names_what_is_wrong(params, problem):
     shapes = [((3, 2), (3,)), ((1, 3), (1,))]
-    with pytest.raises(BackendContractError) as raised:
+    with pytest.raises(PortError) as raised:
         contract.check_layout(params, shapes, "toy", "Model.parameters")
-    assert str(raised.value) == f"the toy backend breaks the backend contract: its Model.parameters gave {problem}"
+    assert str(raised.value) == f"the toy backend's Model.parameters gave {problem}, which breaks the backend contract"
 
 
 def test_the_layout_check_passes_the_canonical_layout():
@@ -284,10 +303,11 @@ def test_parameters_of_the_wrong_shape_are_caught_in_training_checks(nndl, fake_
 
     fake_backend("transposed_parameters", Model=TransposedParameters)
     result = nndl("conform", "--backends", "numpy,transposed_parameters", "--case", TRAINING_CASE)
-    assert_ends_in_one_line_error(
-        result,
-        "the transposed_parameters backend breaks the backend contract: its Model.parameters gave "
-        "layer 0 W of shape (784, 30), expected (30, 784)",
+    assert result.code == 1 and "Traceback" not in result.err + result.out
+    out = " ".join(result.out.split())  # the report wraps its lines at 100 columns
+    assert (
+        "the transposed_parameters backend's Model.parameters gave layer 0 W of shape (784, 30), expected "
+        "(30, 784), which breaks the backend contract (in train ch3-overfit-1000-l2 float64)" in out
     )
 
 

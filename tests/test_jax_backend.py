@@ -78,7 +78,7 @@ def test_a_float64_spec_trains_in_float64_and_a_float32_spec_stays_float32():
         model.train_epoch(data, epoch_plan(spec, 25, epoch=1, seed=0), eta=0.5)
         assert [leaf.dtype for leaf in jax.tree.leaves(model.params)] == [np.dtype(dtype)] * 4
         assert all(w.dtype == b.dtype == np.dtype(dtype) for w, b in model.parameters())
-        correct, cost = evaluate(model, data, spec.network)
+        correct, cost = evaluate(model, data, spec)
         assert 0 <= correct <= 25 and np.isfinite(cost)
         trained[dtype] = model.parameters()
     spec = spec.with_changes("training", dtype="float64")

@@ -5,8 +5,11 @@
   entry point per backend, naming its module: `my_backend = "my_backend"` (examples/my_backend).
 - `--backends numpy,package.module` and `--backend package.module` name a module by its dotted path.
 
-Every backend is checked against the contract (conformance/backend/contract.py) when it is loaded. One
-whose framework is not installed is a BackendNotInstalledError, which `conform` and `bench` skip.
+Every backend is checked against the contract (conformance/backend/contract.py) when it is loaded,
+and seen through its defaults for the optional names it leaves out. One of nndl's own whose framework
+is not installed is a BackendNotInstalledError, which `conform` and `bench` skip unless it was named;
+any other module that cannot be imported is a BackendImportError naming it and its import error.
+A backend's NAME is one word of its own: the built-ins' names and the report's own words are reserved.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 
-from conformance.backend.contract import check_backend
-from conformance.spec.errors import BackendContractError, BackendNotInstalledError, NndlError
+from conformance.backend.contract import check_backend, with_defaults
+from conformance.spec.errors import BackendContractError, BackendImportError, BackendNotInstalledError, NndlError
 
 REFERENCE = "numpy"  # the backend every other one is compared with; it runs on the CPU
 BUILT_IN = {"numpy": "reference", "torch": "torch_impl", "jax": "jax_impl"}  # backend name -> its package
 # the distributions whose versions every record gives, installed or not (each built-in's FRAMEWORKS)
 BUILT_IN_FRAMEWORKS = ("numpy", "torch", "jax", "jaxlib")
 ENTRY_POINT_GROUP = "nndl.backends"
+# words a backend's NAME may not be: the report's own columns ("numpy vs finite differences", "... truth table")
+RESERVED_WORDS = ("finite", "differences", "truth", "table", "ensemble", "alone", "vs")
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")  # one word: it names a column of the report
 
 
 def registered() -> dict[str, str]:
@@ -48,7 +55,8 @@ def is_backend(name: str) -> bool:
 
 
 def load_backend(name: str):
-    """The backend registered as `name`, or the module whose dotted path `name` is, checked against the contract."""
+    """The backend registered as `name`, or the module whose dotted path `name` is, checked against the
+    contract and seen through the defaults of the optional names it leaves out."""
     modules = registered()
     module = modules.get(name, name)
     try:
@@ -57,12 +65,36 @@ def load_backend(name: str):
         if name not in modules and _is_missing(module, error):
             choices = f"{', '.join(modules)}, or a backend module's dotted path"
             raise NndlError(f"unknown backend {name!r}; choose one of: {choices}") from None
-        install = f"; install it with: pip install 'nndl[{name}]'" if name in BUILT_IN else ""
-        raise BackendNotInstalledError(f"the {name} backend is not installed ({error}){install}") from None
+        if name in BUILT_IN:
+            install = f"install it with: pip install 'nndl[{name}]'"
+            raise BackendNotInstalledError(f"the {name} backend is not installed ({error}); {install}") from None
+        raise BackendImportError(f"the backend {name!r} cannot be imported: {_one_line(error)}") from None
+    except Exception as error:  # noqa: BLE001 (a port's module that fails as it loads: a SyntaxError, a NameError, ...
+        raise BackendImportError(f"the backend {name!r} cannot be imported: {_one_line(error)}") from None
     check_backend(backend, module)
-    if name in modules and backend.NAME != name:
-        raise BackendContractError(f"{module} is registered as the {name} backend, but its NAME is {backend.NAME!r}")
-    return backend
+    _check_name(backend.NAME, name, module, modules)
+    return with_defaults(backend)
+
+
+def _check_name(own: str, name: str, module: str, modules: dict[str, str]) -> None:
+    """Refuse a NAME that is not one word, that a built-in backend has, or that differs from its registration."""
+    if not isinstance(own, str) or not NAME_PATTERN.fullmatch(own) or own.lower() in RESERVED_WORDS:
+        raise BackendContractError(
+            f"{module}'s NAME {own!r} cannot name a backend: give it one word of its own (letters, digits, _ . -), "
+            f"not one of {', '.join(RESERVED_WORDS)}"
+        )
+    if own in BUILT_IN and module != BUILT_IN[own]:
+        raise BackendContractError(
+            f"{module}'s NAME {own!r} is reserved for nndl's own {own} backend ({BUILT_IN[own]}): "
+            "give the port a name of its own"
+        )
+    if name in modules and own != name:
+        raise BackendContractError(f"{module} is registered as the {name} backend, but its NAME is {own!r}")
+
+
+def _one_line(error: BaseException) -> str:
+    """'ModuleNotFoundError: No module named 'nmupy'' on one line."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def devices() -> list[str]:

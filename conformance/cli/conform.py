@@ -1,15 +1,20 @@
-"""`nndl conform`: prove that the backends agree, gradients and training runs, pair by pair."""
+"""`nndl conform`: prove that the backends agree, gradients and training runs, pair by pair.
+
+Exit status: 0 when every backend conforms; 1 when a check failed, or when the run cannot say so
+(no pair of backends compared, or a backend that ran no check); 2 for bad input.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from conformance.backend.registry import REFERENCE
 from conformance.cli.options import add_backends_option, add_data_option, add_device_option, backend_list, log, mnist_of
 from conformance.spec.files import refuse_to_overwrite, write_atomically
-from conformance.suite import report
-from conformance.suite.engine import run_conformance
+from conformance.suite import junit, report
+from conformance.suite.engine import TIMEOUT, check_names, planned_checks, run_conformance
 
 
 def add_parser(commands) -> None:
@@ -17,13 +22,21 @@ def add_parser(commands) -> None:
         "conform", help="prove that the backends agree: gradients and training runs, pair by pair"
     )
     add_backends_option(conform, "to compare")
+    conform.set_defaults(backends=None)  # not named: nndl's own torch and jax are skipped if not installed
     depth = conform.add_mutually_exclusive_group()
     depth.add_argument(
         "--quick", dest="mode", action="store_const", const="quick", help="the covering subset (default)"
     )
     depth.add_argument("--full", dest="mode", action="store_const", const="full", help="every configuration")
     conform.set_defaults(mode="quick")
-    conform.add_argument("--case", default="", metavar="TEXT", help="only the configurations whose name contains TEXT")
+    conform.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only the configurations whose name matches PATTERN, a regular expression (repeat for several)",
+    )
+    conform.add_argument("--list", action="store_true", help="print the configurations and their checks, then stop")
     conform.add_argument(
         "--seed", type=int, default=0, help="seed of the shared streams: parameters, batches, masks (default 0)"
     )
@@ -34,21 +47,54 @@ def add_parser(commands) -> None:
         help="for every failing check, where the backends part: by layer and array, and the book's equation",
     )
     conform.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help=f"a backend whose own methods take longer in one check fails it (default {TIMEOUT:g}; 0: no limit)",
+    )
+    conform.add_argument(
+        "--traceback", action="store_true", help="print the traceback of every exception a backend's method raised"
+    )
+    conform.add_argument(
         "--wide", action="store_true", help="every name in full, however long the lines (default: fit 100 columns)"
     )
     conform.add_argument("--json", metavar="PATH", help="write every number of the table as JSON")
-    conform.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
+    conform.add_argument(
+        "--junit-xml", metavar="PATH", help="write each check as a JUnit test case, for a CI server to show"
+    )
+    conform.add_argument("--overwrite", action="store_true", help="let --json and --junit-xml replace a file")
     add_data_option(conform)
     conform.set_defaults(run=run)
 
 
 def run(args) -> int:
-    if args.json:
-        refuse_to_overwrite(Path(args.json), args.overwrite)
-    names = backend_list(args.backends)
-    outcome = run_conformance(args.mode, names, mnist_of(args), args.device, args.case, args.seed, log, args.explain)
+    if args.list:
+        print(configurations(args.mode, args.case))
+        return 0
+    outputs = [Path(path) for path in (args.json, args.junit_xml) if path]
+    for path in outputs:
+        refuse_to_overwrite(path, args.overwrite)
+    names = backend_list(args.backends) if args.backends is not None else None
+    outcome = run_conformance(
+        args.mode, names, mnist_of(args), args.device, args.case, args.seed, log, args.explain, args.timeout
+    )
     print(report.table(outcome, args.wide))
+    if args.traceback:
+        for text in outcome.tracebacks:
+            print(text, file=sys.stderr)
     if args.json:
-        text = json.dumps(report.to_json(outcome), indent=2)
+        text = json.dumps(report.to_json(outcome), indent=2, allow_nan=False)
         write_atomically(Path(args.json), lambda f: f.write(text.encode()), args.overwrite)
-    return 1 if outcome.failures else 0
+    if args.junit_xml:
+        xml = junit.to_junit_xml(outcome)
+        write_atomically(Path(args.junit_xml), lambda f: f.write(xml.encode()), args.overwrite)
+    return 0 if outcome.conforms else 1
+
+
+def configurations(mode: str, patterns: list[str]) -> str:
+    """`--list`: each configuration of the mode (matching the patterns), and the checks it makes per pair."""
+    planned = planned_checks(mode, patterns)
+    lines = [f"{len(planned)} configurations in --{mode}" + (" matching --case" if patterns else "") + ":"]
+    lines += [f"  {case.name}: {', '.join(check_names(case, how))}" for case, how in planned]
+    return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conformance.backend.contract import require_model_method
 from conformance.backend.registry import load_backend
 from conformance.book import ensemble
 from conformance.cli.console import ConsoleReporter, run_header
@@ -65,6 +66,7 @@ def run(args) -> None:
     if args.plot:
         require_matplotlib()
     backend = load_backend(args.backend)
+    require_model_method(backend, "predict", "nndl ensemble takes its members' votes with it")
     backend.resolve_device(args.device)
     if args.from_paths:
         spec, members, test = _members_from_checkpoints(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.backend.contract import require_model_method
 from conformance.backend.registry import REFERENCE, load_backend
 from conformance.data import mnist
 from conformance.data.mnist import Log
@@ -52,6 +53,7 @@ def evaluate_checkpoint(
     spec = spec if spec is not None else fitting_mnist(saved.spec, str(checkpoint))
     check_parameters(spec.network, saved.params, str(checkpoint))
     model_backend = load_backend(backend)
+    require_model_method(model_backend, "evaluate", "nndl evaluate scores a checkpoint with it")
     model = model_backend.Model(spec, saved.params, device)
     splits = mnist.load_mnist(data, log=log)
     n_classes, dtype = spec.network.layers[-1].size, spec.training.dtype
@@ -59,6 +61,6 @@ def evaluate_checkpoint(
     for name in EVALUATED_SPLITS:
         split = getattr(splits, name)
         dataset = prepare_data(model_backend.asarray, split.images, split.labels, n_classes, dtype, device)
-        correct, cost = evaluate(model, dataset, spec.network)
+        correct, cost = evaluate(model, dataset, spec)
         scores.append(Score(name, correct, len(split), cost))
     return scores

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.backend import environment
+from conformance.backend.contract import require_model_method
 from conformance.backend.registry import REFERENCE, load_backend
 from conformance.data import streams as shared_streams
 from conformance.data.mnist import Log, silent
@@ -144,6 +145,7 @@ def train(
         run_settings = saved_runs.run_settings(**settings)
         recorder = saved_runs.start_recording(folder, spec, run_settings, start.origin, start.first_epoch, bool(saved))
     model_backend = load_backend(settings["backend"])
+    require_model_method(model_backend, "evaluate", "nndl train reports each epoch's accuracy with it")
     model_backend.resolve_device(settings["device"])
     streams = _streams(model_backend, settings, log)
     splits = data if isinstance(data, dict) else splits_for(spec, data, log)

@@ -76,19 +76,32 @@ def _all_finite(params: Parameters) -> bool:
     return all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in params)
 
 
-def evaluate(model, data: Dataset, network) -> tuple[int, float]:
+def evaluate(model, data: Dataset, spec) -> tuple[int, float]:
     """(correct count, total cost) on a data set, in chunks that bound the memory a forward pass takes.
 
     The total cost is network2's total_cost: the mean cost per example plus the regulariser's
-    term with n = the size of this data set.
+    term with n = the size of this data set (the Model's `penalty`, or penalty_of its parameters).
     """
-    chunk = evaluation_chunk(network)
+    chunk = evaluation_chunk(spec.network)
     correct, cost_sum = 0, 0.0
     for start in range(0, len(data), chunk):
         rows = slice(start, start + chunk)
         chunk_correct, chunk_cost = model.evaluate(data.x[rows], data.labels[rows], data.y[rows])
         correct, cost_sum = correct + chunk_correct, cost_sum + chunk_cost
-    return correct, cost_sum / len(data) + model.penalty(len(data))
+    n = len(data)
+    penalty = model.penalty(n) if hasattr(model, "penalty") else penalty_of(model.parameters(), spec.training, n)
+    return correct, cost_sum / n + penalty
+
+
+def penalty_of(params: Parameters, training, n: int) -> float:
+    """The regulariser's term of the cost for n examples (ch. 3), from the weights in the canonical layout:
+    (lambda / 2n) sum_w w^2 for L2 (eq. 87), (lambda / n) sum_w |w| for L1 (eq. 95), 0 without one."""
+    weights = [np.asarray(w, dtype=np.float64) for w, _ in params]
+    if training.regularizer == "l2":
+        return training.lmbda / (2 * n) * sum(float(np.sum(w * w)) for w in weights)
+    if training.regularizer == "l1":
+        return training.lmbda / n * sum(float(np.sum(np.abs(w))) for w in weights)
+    return 0.0
 
 
 def evaluation_chunk(network) -> int:
@@ -310,7 +323,7 @@ def _record(model, spec, sets, data, epoch, eta, seconds, n_steps) -> EpochRecor
     evaluated = {
         name: dataset for name, dataset in sets.items() if name != "training" or spec.training.evaluate_training_set
     }
-    results = {name: evaluate(model, dataset, spec.network) for name, dataset in evaluated.items()}
+    results = {name: evaluate(model, dataset, spec) for name, dataset in evaluated.items()}
     training_cost = results["training"][1] if "training" in results else None
     if training_cost is not None and not np.isfinite(training_cost):
         raise DivergenceError(epoch, n_steps, eta, what="training cost")

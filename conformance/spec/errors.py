@@ -38,3 +38,19 @@ class DivergenceError(NndlError):
 
 class OutputExistsError(NndlError):
     """An output file (checkpoint, JSON, plot) would overwrite one the user already has."""
+
+
+class BackendImportError(NndlError):
+    """A backend named on the command line (or registered by an installed package) whose module cannot be imported."""
+
+
+class PortError(NndlError):
+    """A backend's method raised, or handed back what the contract does not allow: the check fails, the run goes on.
+
+    The message is one line: the backend, its method, what went wrong, and (once a check catches it)
+    the configuration.
+    """
+
+    def __init__(self, backend: str, method: str, problem: str):
+        self.backend, self.method, self.problem = backend, method, problem
+        super().__init__(f"the {backend} backend's {method} {problem}")

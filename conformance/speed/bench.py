@@ -84,6 +84,33 @@ def per_example_reason(spec: Spec) -> str | None:
     return None
 
 
+def declared_rows(backend, spec: Spec, training_split, device: str) -> list[BenchRow]:
+    """The backend's bench_rows, or for a backend without them its Model's row alone (the contract's default)."""
+    if hasattr(backend, "bench_rows"):
+        return backend.bench_rows(spec, training_split, device)
+    return [BenchRow(f"{backend.NAME} backend", model_row(backend, spec, training_split, device), BACKEND_ROW)]
+
+
+def model_row(backend, spec: Spec, training_split, device: str) -> StartRow:
+    """A row that trains the backend's Model on its own copy of the data. Each epoch ends by copying the
+    parameters back to NumPy, which waits for a framework that queues its work (at the cost of a copy)."""
+    n_classes = spec.network.layers[-1].size
+    data = prepare_data(
+        backend.asarray, training_split.images, training_split.labels, n_classes, spec.training.dtype, device
+    )
+
+    def start(params):
+        model = backend.Model(spec, params, device)
+
+        def run_epoch(plan):
+            model.train_epoch(data, plan, spec.training.eta)
+            model.parameters()
+
+        return run_epoch, model.parameters
+
+    return start
+
+
 def rows_to_time(rows: list[BenchRow], spec: Spec, include_per_example: bool, log) -> list[BenchRow]:
     """A backend's rows less those that cannot run the spec (said in `log`) and, unless asked for,
     the per-example algorithm."""
@@ -169,7 +196,7 @@ def run_bench(
             log(f"{name} rows skipped: {error}")
             continue
         row_device = "cpu" if backend.NAME == REFERENCE else device
-        declared = backend.bench_rows(spec, training_split, row_device)
+        declared = declared_rows(backend, spec, training_split, row_device)
         if members and hasattr(backend, "Ensemble"):
             own = next(row.name for row in declared if row.kind == BACKEND_ROW)
             declared.append(ensemble_row(backend, spec, training_split, row_device, members, own, plans, seed))

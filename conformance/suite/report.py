@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections import Counter
 
 from conformance.backend import environment
 from conformance.spec.presets import preset_names
@@ -219,6 +220,8 @@ def _cell(result, digits: int = 1) -> str:
         return ""
     if result.not_applicable:
         return "n/a"
+    if result.error:
+        return "error"
     counted = result.check in ("correct counts", PERCEPTRON_OUTPUTS)
     value = f"{int(result.value)}" if counted else f"{result.value:.{digits}e}"
     return f"{value} {'ok' if result.passed else 'FAIL'}"
@@ -258,12 +261,27 @@ def _explanations(outcome: Outcome) -> list[str]:
 
 
 def _summary(outcome: Outcome) -> str:
-    failures = outcome.failures
-    not_applicable = sum(1 for result in outcome.results if result.not_applicable)
-    line = f"{len(outcome.results)} checks, {len(failures)} failed"
-    if not_applicable:
-        line += f", {not_applicable} not applicable (see the JSON's not_applicable)"
-    return line + ("" if failures else ": every backend conforms")
+    """What ran and what came of it: the failed checks' errors, the n/a reasons grouped, then the verdict."""
+    ran, failures = len(outcome.ran), len(outcome.failures)
+    lines = []
+    errors = list(dict.fromkeys(result.error for result in outcome.failures if result.error))
+    if errors:
+        lines += ["a backend's method failed these checks (--traceback shows where):"]
+        lines += [f"  {error}" for error in errors]
+    reasons = Counter(result.not_applicable for result in outcome.results if result.not_applicable)
+    if reasons:
+        lines += ["not applicable, so neither passed nor counted:"]
+        lines += [f"  {count} {_plural(count, 'check')}: {reason}" for reason, count in reasons.items()]
+    line = f"{ran} {_plural(ran, 'check')} ran, {failures} failed"
+    if outcome.conforms:
+        line += ": every backend conforms"
+    elif not failures:
+        line += "; not a verdict: " + "; ".join(outcome.not_run)
+    return "\n".join([*lines, line])
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
 
 
 def to_json(outcome: Outcome) -> dict:
@@ -275,8 +293,11 @@ def to_json(outcome: Outcome) -> dict:
         "seed": outcome.seed,
         "ran_on": outcome.ran_on,
         "policy": tolerances.policy_lines(),
-        "checks": len(outcome.results),
+        "checks": len(outcome.ran),  # those that ran
         "failed": len(outcome.failures),
+        "not_applicable": len(outcome.results) - len(outcome.ran),
+        "conforms": outcome.conforms,
+        "not_run": outcome.not_run,
         "results": [result.to_dict() for result in outcome.results],
         "explanations": outcome.explanations,
         "partings": outcome.partings,

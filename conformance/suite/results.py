@@ -33,18 +33,43 @@ class Result:
     def passed(self) -> bool:
         return bool(self.not_applicable or (np.isfinite(self.value) and self.value <= self.bound))
 
+    @property
+    def error(self) -> str:
+        """The line that says what a backend's method did, where it raised instead of answering."""
+        return self.detail.get("error", "")
+
     def to_dict(self) -> dict:
-        return {
+        """The result as strict JSON: a number that is not finite is null, with why in `no_value`."""
+        record = {
             "case": self.case,
             "check": self.check,
             "pair": self.pair,
             "dtype": self.dtype,
-            "value": self.value,
-            "bound": self.bound,
+            "value": finite_or_none(self.value),
+            "bound": finite_or_none(self.bound),
             "passed": self.passed,
             "not_applicable": self.not_applicable,
-            **self.detail,
+            **strict(self.detail),
         }
+        if record["value"] is None:
+            record["no_value"] = self.not_applicable or self.error or f"the difference is {self.value} (a run diverged)"
+        return record
+
+
+def finite_or_none(value):
+    """A float that JSON can hold: itself if finite, else None."""
+    return float(value) if np.isfinite(value) else None
+
+
+def strict(value):
+    """`value` (dicts, lists, tuples and numbers, nested) with every NaN and infinity replaced by None."""
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return finite_or_none(value)
+    return value
 
 
 def relative_difference(params, reference_params) -> float:

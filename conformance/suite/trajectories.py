@@ -231,7 +231,7 @@ def _evaluated_data(data: CaseData, backend) -> dict[str, Dataset]:
 
 def correct_counts(model, spec, datasets: dict[str, Dataset]) -> dict[str, int]:
     """The model's correct count on each of `datasets` (by name)."""
-    return {name: evaluate(model, data, spec.network)[0] for name, data in datasets.items()}
+    return {name: evaluate(model, data, spec)[0] for name, data in datasets.items()}
 
 
 def _parameters(model, backend, spec):
