@@ -1,9 +1,11 @@
 """An example of a backend from outside nndl: the NumPy reference under another name.
 
 A backend is a module whose module-level names satisfy nndl's backend contract
-(conformance.contract, README "What a port imports"): NAME, FRAMEWORKS, DEVICES, COMPILES, Model, resolve_device,
-synchronize, asarray and bench_rows. This one borrows the reference's Model, so
+(conformance.contract, README "Checking your own backend"): NAME and Model are required, and this one
+declares the optional names too (FRAMEWORKS, DEVICES, COMPILES, resolve_device, synchronize, asarray,
+bench_rows), as a backend that runs on a device of its own would. It borrows the reference's Model, so
 `nndl conform --backends numpy,my_backend` finds no difference; a real one would write its own.
+examples/learner_port shows the minimal form: NAME, a Model and `supports`.
 """
 
 from conformance.contract import BACKEND_ROW, BenchRow
