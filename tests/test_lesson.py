@@ -7,10 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conformance.backend.registry import BUILT_IN
-from conformance.book import diff, lesson, site, source
+from conformance.book import diff, evidence, lesson, site, source
 from conformance.book.lessons import BY_NAME, CONCEPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,16 +251,23 @@ def test_a_backend_that_is_not_installed_is_shown_so(nndl, quick_mnist, monkeypa
 # -- the site ------------------------------------------------------------------------------------
 
 
-def concept_page(tmp_path, name="cross-entropy", mnist=None) -> Path:
+def concept_page(tmp_path, name="cross-entropy", mnist=None, others=()) -> Path:
+    """The site of `name` (measured) and `others` (not measured: no evidence), and the path of name's page."""
     loader = lesson.mnist_loader(lambda: mnist)
-    site.write_site(tmp_path, [BY_NAME[name]], lambda concept: lesson.measure(concept, loader), log=lambda m: None)
+    concepts = [c for c in CONCEPTS if c.name == name or c.name in others]
+    site.write_site(
+        tmp_path, concepts, lambda c: lesson.measure(c, loader) if c.name == name else None, log=lambda m: None
+    )
     return tmp_path / f"{name}.html"
 
 
 def test_the_site_has_an_index_and_a_page_with_three_columns_and_math(tmp_path, mnist):
-    page = concept_page(tmp_path, mnist=mnist).read_text()
+    page = concept_page(tmp_path, mnist=mnist, others=("bp4", "softmax", "quadratic")).read_text()
     index = (tmp_path / "index.html").read_text()
     assert '<a href="cross-entropy.html">cross-entropy</a>' in index
+    assert index.index("Chapter 1") < index.index("quadratic.html") < index.index("Chapter 2") < index.index("bp4.html")
+    assert index.index("Chapter 3") < index.index("cross-entropy.html") < index.index("softmax.html")
+    assert '<input id="search"' in index and "item.hidden" in index  # the search box, offline
     assert page.count('<th class="backend ') == 3 * len(BY_NAME["cross-entropy"].code)
     assert page.count('<math display="block">') == 2 and "<mfrac>" in page
     assert '<td class="missing" rowspan="4">missing: Autograd differentiates <code>fn</code>' in page
@@ -267,12 +275,20 @@ def test_the_site_has_an_index_and_a_page_with_three_columns_and_math(tmp_path, 
         '<mark class="code"><span class="n">np</span></mark><span class="o">.</span>' in page
     )  # the word, not the line
     assert "worst difference between the backends" in page and "measured " in page and "jaxlib" in page
+    assert "float64 rounds at 2.2e-16" in page and "cross-entropy cost, no regulariser" in page
     links = re.findall(r'(?:href|src)="([^"]+)"', page)
-    assert {"bp4.html", "index.html", "softmax.html"} <= set(links)  # previous, all, next, relative: it works from disk
+    assert '<a rel="prev" href="bp4.html">' in page and '<a rel="next" href="softmax.html">' in page
     assert [link for link in links if "://" in link] == [
         "http://neuralnetworksanddeeplearning.com/chap3.html#the_cross-entropy_cost_function"
-    ]
+    ]  # the book; everything else is relative, so the site works from disk
     assert '<a href="quadratic.html"><code>quadratic</code></a>' in page  # a lesson named is a lesson linked
+
+
+def test_a_page_written_alone_names_its_neighbours_without_linking_them(tmp_path):
+    site.write_site(tmp_path, [BY_NAME["l2-pooling"]], lambda concept: None, log=lambda m: None)
+    page = (tmp_path / "l2-pooling.html").read_text()
+    assert "previous: max-pooling (not in this site)" in page and "next: ensemble (not in this site)" in page
+    assert "max-pooling.html" not in page
 
 
 def test_the_site_refuses_a_directory_with_files(tmp_path, nndl):
@@ -299,6 +315,10 @@ document.getElementById("page").onload = () => {
     math: [...doc.querySelectorAll("math")].map((m) => [getComputedStyle(m).display, m.getBoundingClientRect().height]),
     fractions: [...doc.querySelectorAll("mfrac")].map((f) => f.getBoundingClientRect().height),
     columns: [...doc.querySelector("table.code thead tr").children].map((h) => [h.textContent, h.getBoundingClientRect().left]),
+    codeSizes: [...doc.querySelectorAll("table.code td")].map((td) => parseFloat(getComputedStyle(td).fontSize)),
+    blankHeights: [...doc.querySelectorAll("table.code td.blank")].map((td) => td.getBoundingClientRect().height),
+    navigation: [...doc.querySelectorAll("nav a")].map((a) => [a.rel, a.getAttribute("href")]),
+    text: doc.body.innerText,
   });
   document.body.appendChild(out);
 };
@@ -324,7 +344,7 @@ def headless(browser, *args) -> str:
 
 
 def test_the_site_in_a_real_browser_has_three_columns_and_rendered_math(browser, tmp_path, mnist):
-    page = concept_page(tmp_path / "site", mnist=mnist)
+    page = concept_page(tmp_path / "site", mnist=mnist, others=("bp4", "softmax"))
     screenshot = tmp_path / "cross-entropy.png"
     dom = headless(browser, "--window-size=1400,1200", f"--screenshot={screenshot}", "--dump-dom", page.as_uri())
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
@@ -342,14 +362,76 @@ def test_the_site_in_a_real_browser_has_three_columns_and_rendered_math(browser,
     names = [heading.split()[0] for heading, _ in measured["columns"]]
     lefts = [left for _, left in measured["columns"]]
     assert names == ["numpy", "torch", "jax"] and lefts[0] < lefts[1] - 300 < lefts[2] - 600  # side by side
+    assert min(measured["codeSizes"]) >= 13  # code set at 13 px or more
+    assert measured["blankHeights"] and min(measured["blankHeights"]) > 10  # blank lines kept, a line high
+    assert ["prev", "bp4.html"] in measured["navigation"] and ["next", "softmax.html"] in measured["navigation"]
+    assert not re.search(r"\\(frac|sum|sigma|delta)|\$\$|\^\{", measured["text"])  # no raw TeX reaches the reader
 
 
-@pytest.mark.parametrize("width", [80, 200])
-def test_every_lesson_renders_at_every_width(width):
+@pytest.mark.parametrize("width", [80, 100, 140, 200])
+def test_every_lesson_renders_at_every_width_and_nothing_is_cut(width):
+    """Every line fits (a URL longer than the width stands alone), and every name of the code is whole."""
     for concept in CONCEPTS:
         text = lesson.lesson_text(concept, None, width=width)
-        assert concept.equation.splitlines()[0] in text
+        assert " ".join(concept.equation.splitlines()[0].split()) in " ".join(text.split())
         assert text.count("(reference/") + text.count("(torch_impl/") + text.count("(jax_impl/") >= len(concept.code)
+        assert all(len(line) <= width or len(line.split()) == 1 for line in text.splitlines()), concept.name
+        shown = set(re.findall(r"\w+", text))
+        for part in lesson.parts_of(concept):
+            for code in part.codes:
+                assert set(re.findall(r"\w+", code.text)) <= shown, (concept.name, part.title, code.backend)
+
+
+def test_the_terminal_marks_a_row_only_where_code_differs():
+    text = lesson.lesson_text(BY_NAME["max-pooling"], None, width=250)
+    init_rows = [line for line in text.splitlines() if "def __init__(self, size, ties):" in line]
+    assert init_rows and all(not line.startswith("*") for line in init_rows)
+    forward = next(line for line in text.splitlines() if "return _windows(u, self.size).max(axis=0)" in line)
+    assert forward.startswith("* ") and "return F.max_pool2d(u, self.size)" in forward  # forward beside forward
+
+
+def test_bp1_by_any_case(nndl, quick_mnist, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    result = nndl("lesson", "BP1")
+    assert result.code == 0, result.err
+    assert result.out.startswith("bp1: BP1: the error of the output layer")
+    assert (
+        "http://neuralnetworksanddeeplearning.com/chap2.html#the_four_fundamental_equations_behind_backpropagation"
+        in result.out
+    )
+    assert "previous: dense  next: bp2" in result.out
+    assert all(len(line) <= 100 or len(line.split()) == 1 for line in result.out.splitlines())
+    assert "float64 rounds at 2.2e-16" in " ".join(result.out.split())
+
+
+# -- the evidence, on each lesson's own point ----------------------------------------------------------
+
+
+def test_max_pooling_shows_where_each_backend_sends_a_tied_gradient():
+    backends, _ = evidence.installed_backends()
+    first = {name: evidence.routed_gradient(backend, "first") for name, backend in backends.items()}
+    every = {name: evidence.routed_gradient(backend, "all") for name, backend in backends.items()}
+    for name in backends:
+        np.testing.assert_array_equal(first[name], [[0.0, 1.0], [0.0, 0.0]], err_msg=name)  # the first 0.9 only
+        np.testing.assert_array_equal(every[name], [[0.0, 1.0], [1.0, 0.0]], err_msg=name)  # both 0.9s, in full
+    _, figures, _, passed = evidence.tied_window(backends)
+    assert passed and "ties = 'first' (to the first maximum): numpy [[0, 1], [0, 0]]" in figures
+
+
+def test_dropout_evidence_finds_the_same_mask_in_every_backend(mnist):
+    found = evidence.measure(BY_NAME["dropout"], lambda: mnist)
+    assert found.passed, found.sentences
+    assert re.search(r"layer 2's input: \d+ of 30 live units dropped", found.figures)
+    assert "are exactly the dropped units" in found.figures
+
+
+@pytest.mark.parametrize(("name", "arrays"), [("bp3", "biases"), ("bp4", "weights")])
+def test_bp3_and_bp4_check_their_own_arrays(mnist, name, arrays):
+    found = evidence.measure(BY_NAME[name], lambda: mnist)
+    assert found.passed and found.figures.startswith(f"The {arrays}' gradients")
+    worst = float(re.search(r"worst difference between the backends (\S+) \(bound", found.figures)[1])
+    assert 0 < worst < 1e-14
+    assert found.what.startswith("a 784-30-30-10 net (30 sigmoid, 30 sigmoid, 10 sigmoid), cross-entropy cost")
 
 
 def test_ci_installs_the_browser_then_runs_exactly_the_readmes_test_command():

@@ -176,7 +176,7 @@ def _framework_names() -> list[str]:
 
 # -- the terminal -------------------------------------------------------------------------------
 
-BREAK_AFTER = " ,([{"  # a code line may be wrapped after these, never inside a name or a number
+BREAK_AFTER = " ,([{"  # a code line may be wrapped after these or before a '.', never inside a name or a number
 
 
 def index_text() -> str:
@@ -194,16 +194,17 @@ def lesson_text(concept: Concept, evidence: Evidence | None, width: int | None =
     width = width or shutil.get_terminal_size().columns
     paint = _painter(color)
     before, after = neighbours(concept)
-    lines = [paint("title", f"{concept.name}: {concept.title}"), ""]
+    lines = [paint("title", line) for line in _prose(f"{concept.name}: {concept.title}", width)] + [""]
     where = f"The book, ch. {concept.chapter}: {concept.book_link}" if concept.chapter else "Not in the book:"
-    lines += _prose(where, width) + [f"  {line}" for line in concept.equation.splitlines()]
+    lines += _prose(where, width)
+    lines += [wrapped for line in concept.equation.splitlines() for wrapped in _prose(line, width, "  ", "      ")]
     if concept.rules:
         lines += [""] + _prose(f"nndl's own rule: {concept.rules}.", width)
     lines += ["", "What to look for:"] + _prose(concept.look_for, width, "  ")
     columns = len(backend_columns())
     column = (width - 2 - len(GUTTER) * (columns - 1)) // columns
     for part in parts_of(concept):
-        lines += ["", paint("title", part.title)]
+        lines += [""] + [paint("title", line) for line in _prose(part.title, width)]
         lines += (
             _side_by_side(part, column, paint)
             if column >= SIDE_BY_SIDE_COLUMN
@@ -216,12 +217,13 @@ def lesson_text(concept: Concept, evidence: Evidence | None, width: int | None =
     return "\n".join(lines)
 
 
-def _prose(text: str, width: int, indent: str = "") -> list[str]:
+def _prose(text: str, width: int, indent: str = "", following: str = "") -> list[str]:
+    """Text wrapped at word boundaries to `width`; a word longer than that (a URL) stands alone, whole."""
     return textwrap.wrap(
         text,
         width,
         initial_indent=indent,
-        subsequent_indent=indent or "  ",
+        subsequent_indent=following or indent or "  ",
         break_long_words=False,
         break_on_hyphens=False,
     )
@@ -270,9 +272,10 @@ def wrapped(line: diff.Line | None, width: int) -> list[tuple[int, int, str]]:
 
 
 def _break_point(text: str, start: int, limit: int) -> int:
-    """The last place in text[start:limit] after a space or an opening bracket or comma, else `limit`."""
+    """The last place in text[start:limit] after a space, an opening bracket or a comma, or before a '.'
+    (between the names of an attribute chain); else `limit`, where a name itself must be cut."""
     for place in range(limit, start, -1):
-        if text[place - 1] in BREAK_AFTER:
+        if text[place - 1] in BREAK_AFTER or (text[place] == "." and place - start > 1):
             return place
     return limit
 

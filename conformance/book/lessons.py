@@ -510,7 +510,8 @@ CONCEPTS = (
         (("costs", "CrossEntropyCost.fn"), ("costs", "CrossEntropyCost.delta")),
         _gradients("sigmoid", "cross_entropy"),
         "Every `fn` computes the cost from z, as softplus(z) - y z: the same number as the book's formula, "
-        "but never ln 0. Only the array library's name changes between the columns. The reference's "
+        "but never ln 0. Besides the array library's name, only torch differs: `logaddexp` wants a tensor, "
+        "`torch.zeros_like(z)`, and the axis is `dim`. The reference's "
         "`delta` is a - y, with no sigma': that is the chapter's point, the slow-learning factor of the "
         "`quadratic` cost gone. torch and JAX reach the same delta by differentiating `fn`.",
         aliases=("xent",),

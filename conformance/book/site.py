@@ -33,10 +33,11 @@ nav {{ display: flex; gap: 2em; font-size: 0.95em; }}
 math mo.large {{ font-size: 1.5em; }}
 .rules {{ background: #eef2fa; padding: 0.4em 1em; border-left: 4px solid #88a; }}
 .look {{ max-width: 60em; }}
+code {{ font-family: monospace, monospace; font-size: 0.9em; }}
 table.code {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
 table.code th {{ text-align: left; font-weight: normal; font-family: monospace; background: #eee; padding: 0.3em;
   font-size: {CODE_FONT_PX}px; }}
-table.code td {{ font-family: monospace; font-size: {CODE_FONT_PX}px; white-space: pre-wrap; vertical-align: top;
+table.code td {{ font-family: monospace, monospace; font-size: {CODE_FONT_PX}px; white-space: pre-wrap; vertical-align: top;
   padding: 0 0.4em 0 4.4ch; text-indent: -4ch; border-left: 1px solid #ddd; overflow-wrap: anywhere; }}
 table.code td.blank {{ height: 1.2em; }}
 table.code td.differs {{ border-left: 3px solid #e0b000; }}
@@ -136,13 +137,13 @@ def part_table(part: Part) -> str:
     return f'<table class="code"><thead><tr>{heads}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}'
 
 
-def _words(text: str) -> str:
-    """Prose with `names` as code, and a name that is another lesson's linked to its page."""
+def _words(text: str, written: set[str] | frozenset = frozenset()) -> str:
+    """Prose with `names` as code, and a name that is a lesson of this site (`written`) linked to its page."""
     out = []
     for number, piece in enumerate(escape(text).split("`")):
         if number % 2 == 0:
             out.append(piece)
-        elif piece in ALIASES:
+        elif piece in ALIASES and ALIASES[piece].name in written:
             out.append(f'<a href="{ALIASES[piece].name}.html"><code>{piece}</code></a>')
         else:
             out.append(f"<code>{piece}</code>")
@@ -159,33 +160,39 @@ def evidence_html(evidence: Evidence | None, measured: str) -> str:
     return f'<div class="evidence{state}">{verdict}{sentences}{skipped}<p class="measured">{escape(measured)}</p></div>'
 
 
-def navigation(concept: Concept) -> str:
+def navigation(concept: Concept, written: set[str]) -> str:
+    """Links to the previous lesson, the index and the next lesson; a lesson this site does not hold is named, not linked."""
     before, after = neighbours(concept)
-    links = [
-        f'<a rel="prev" href="{before.name}.html">previous: {escape(before.name)}</a>' if before else "<span></span>",
-        '<a href="index.html">all lessons</a>',
-        f'<a rel="next" href="{after.name}.html">next: {escape(after.name)}</a>' if after else "<span></span>",
-    ]
-    return f"<nav>{''.join(links)}</nav>"
+    return f'<nav>{_neighbour("prev", "previous", before, written)}<a href="index.html">all lessons</a>{_neighbour("next", "next", after, written)}</nav>'
 
 
-def page(concept: Concept, evidence: Evidence | None, measured: str, formatter) -> str:
+def _neighbour(rel: str, label: str, concept: Concept | None, written: set[str]) -> str:
+    if concept is None:
+        return "<span></span>"
+    if concept.name not in written:
+        return f"<span>{label}: {escape(concept.name)} (not in this site)</span>"
+    return f'<a rel="{rel}" href="{concept.name}.html">{label}: {escape(concept.name)}</a>'
+
+
+def page(concept: Concept, evidence: Evidence | None, measured: str, formatter, written: set[str]) -> str:
     parts = "".join(f"<h2><code>{escape(part.title)}</code></h2>{part_table(part)}" for part in parts_of(concept))
     if concept.chapter:
         book = f'the book, <a href="{concept.book_link}">chapter {concept.chapter}</a>'
     else:
         book = "not in the book: nndl's own"
     rules = (
-        f'<div class="rules"><strong>nndl\'s own rule:</strong> {_words(concept.rules)}</div>' if concept.rules else ""
+        f'<div class="rules"><strong>nndl\'s own rule:</strong> {_words(concept.rules, written)}</div>'
+        if concept.rules
+        else ""
     )
     related = [name for name in named_lessons(concept.look_for + concept.rules) if ALIASES[name] is not concept]
-    see = f"<p>See also: {', '.join(_words(f'`{name}`') for name in related)}</p>" if related else ""
+    see = f"<p>See also: {', '.join(_words(f'`{name}`', written) for name in related)}</p>" if related else ""
     body = (
-        f"{navigation(concept)}<h1>{escape(concept.name)}: {escape(concept.title)}</h1>"
+        f"{navigation(concept, written)}<h1>{escape(concept.name)}: {escape(concept.title)}</h1>"
         f'<h2>{book}</h2><div class="equation">{"".join(concept.mathml)}</div>{rules}'
-        f'<h2>what to look for</h2><p class="look">{_words(concept.look_for)}</p>{see}'
+        f'<h2>what to look for</h2><p class="look">{_words(concept.look_for, written)}</p>{see}'
         f"{parts}<h2>evidence, measured when this page was written</h2>{evidence_html(evidence, measured)}"
-        f"{navigation(concept)}"
+        f"{navigation(concept, written)}"
     )
     return _document(f"nndl lesson {concept.name}", body, formatter)
 
@@ -224,10 +231,11 @@ def write_site(directory: Path, concepts: list[Concept], measure, overwrite: boo
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise NndlError(f"{directory} is not empty; choose another directory or pass --overwrite")
     measured = measured_with()
+    written_names = {concept.name for concept in concepts}
     pages = {"index.html": index(concepts, formatter)}
     for concept in concepts:
         log(f"measuring {concept.name}")
-        pages[f"{concept.name}.html"] = page(concept, measure(concept), measured, formatter)
+        pages[f"{concept.name}.html"] = page(concept, measure(concept), measured, formatter, written_names)
     written = []
     for name, text in pages.items():
         path = directory / name
