@@ -201,6 +201,21 @@ def test_a_step_of_another_size_is_named_by_its_ratio_to_the_books():
     )
 
 
+def test_a_term_that_is_zero_at_this_step_is_not_named_for_its_multiple():
+    """Below a zero-initialised output layer the first gradient is 0: nothing says how the port scales it."""
+    spec = load_preset("ch3-l2-30")
+    rng = np.random.default_rng(0)
+    before = [(rng.normal(size=(3, 4)), rng.normal(size=3)), (np.zeros((2, 3)), rng.normal(size=2))]
+    decay_only = ((spec.training.lmbda / 50_000) * before[0][0], np.zeros(3))  # the regularised cost's gradient
+    gradient = [decay_only, (rng.normal(size=(2, 3)), rng.normal(size=2))]
+    after = book_step(before, gradient, 1.0, spec.training.eta)
+    hidden, output = step_terms(before, after, gradient, spec.training, 50_000)
+    assert (hidden.gradient_w, hidden.gradient_b, output.decay_w) == (None, None, None)  # 0 gradient, W = 0
+    assert (hidden.decay_w, hidden.decay_b) == pytest.approx((1, 0), abs=1e-9)
+    assert (output.gradient_w, output.gradient_b, output.decay_b) == pytest.approx((1, 1, 0), abs=1e-9)
+    assert step_findings([hidden, output], spec.training, 50_000, m=10) == []
+
+
 def test_a_step_that_is_no_sum_of_the_books_terms_is_not_named():
     spec = load_preset("ch3-l2-30")
     rng = np.random.default_rng(0)

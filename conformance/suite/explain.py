@@ -15,15 +15,15 @@ layer, as the book's delta^l and W^l are.
 - The first steps of training: the first step beyond the bound is replayed from the reference's
   parameters before it, in both backends. If their gradients differ there, they are explained as
   above. If not, the step itself is: each port's step, array by array, is fitted by least squares
-  as a sum of the book's terms from the reference's gradient, W's step = a (-eta g) +
+  as a sum of the book's terms from its own gradient there, W's step = a (-eta g) +
   c (-eta (lambda / n) d), g the gradient without the regulariser's term and d = W for L2, sgn(W)
   for L1, and b's step = a_b (-eta dC/db) + c_b (-eta (lambda / n) d_b) (the book's step: a = c =
-  a_b = 1, c_b = 0; without a regulariser only a and a_b). Where the fit leaves at most
-  FIT_TOLERANCE of the step, what differs is named: a or a_b = m, the mean without its 1/m; -1,
-  the wrong sign; c = -1, the regulariser's step with the wrong sign; another c, the n it implies;
-  c_b != 0, weight decay applied to the biases; another ratio, as found (eta or 1/m; a = c: the
-  whole step, eta). Where it does not, the step is only located: weights off with the biases fine,
-  or the whole SGD update.
+  a_b = 1, c_b = 0; without a regulariser only a and a_b). Where the fit leaves no more than
+  rounding, what differs is named: a or a_b = m, the mean without its 1/m; -1, the wrong sign;
+  c = -1, the regulariser's step with the wrong sign; another c, the n it implies; c_b != 0, weight
+  decay applied to the biases; another ratio, as found (eta or 1/m; a = c: the whole step, eta).
+  Where it leaves more, the step is only located: weights off with the biases fine, or the whole
+  SGD update.
 - A max-pooling net whose free-running runs part (their difference jumps ten times from one step
   to the next): the step is replayed from the reference's parameters, the reference's max-pool
   windows whose two largest entries are a few ulps apart are listed (reference/ties.py), and each
@@ -53,8 +53,9 @@ from conformance.suite.results import Result, device_for, relative_difference
 from conformance.suite.trajectories import EVALUATED_AFTER_STEPS
 
 JUMP = 10  # a free-running difference this many times the step before's: where two runs part
-FIT_TOLERANCE = 1e-3  # a step is a sum of the book's terms if the least squares fit leaves at most this part of it
-RATIO_TOLERANCE = 1e-2  # a step's term is named by its ratio to the book's to two digits (float32 decay: ~1e-3)
+FIT_ROUNDING = 10  # a step is a sum of the book's terms if the fit leaves at most this many eps (||W|| + eta ||g||):
+# measured, each backend's own step of the first 10 of every quick training run: at most 2.2 (float64), 1.6 (float32)
+RATIO_TOLERANCE = 1e-2  # a step's term is named by its ratio to the book's to two digits
 
 OUTPUT_ERRORS = {  # BP1 for each cost, with its output layer's activation
     "quadratic": "delta^L = (a^L - y) * sigma'(z^L)",
@@ -293,19 +294,17 @@ def _explain_steps(result: Result, case, pair: list, reference, data: CaseData, 
     if not all(d.fine for d in differences):
         lines += ["the gradients differ there:", *layer_lines(differences, len(spec.network.layers))]
         return [*lines, f"-> {gradient_culprit(differences, spec)}"]
-    after = {}
-    for backend in pair:
-        stepped = backend.Model(spec, params, device_for(backend.NAME, device))
-        stepped.train_epoch(data.dataset(backend), plan.one_step(step - 1, batch_size), spec.training.eta)
-        after[backend.NAME] = stepped.parameters()
-    differences = array_differences(*after.values(), tolerances.STEPS[case.dtype], names=("W", "b"))
+    stepped = {}  # each backend's gradient and parameters after the step, by name
+    for backend, gradient in zip(pair, grads):
+        model = backend.Model(spec, params, device_for(backend.NAME, device))
+        model.train_epoch(data.dataset(backend), plan.one_step(step - 1, batch_size), spec.training.eta)
+        stepped[backend.NAME] = (gradient, model.parameters())
+    differences = array_differences(*(after for _, after in stepped.values()), tolerances.STEPS[case.dtype], ("W", "b"))
     lines += [
         f"the gradients agree there (every array within {tolerances.GRADIENT[case.dtype]:g}); the step does not:",
         *layer_lines(differences, len(spec.network.layers)),
     ]
-    gradient = reference.Model(spec, params).gradients(x, y, masks, len(training))
-    culprit = _update_culprit(differences, spec, params, gradient, after, len(training), len(x))
-    return [*lines, f"-> {culprit}"]
+    return [*lines, f"-> {_update_culprit(differences, spec, params, stepped, len(training), len(x))}"]
 
 
 def _training_split(spec, splits: dict):
@@ -413,26 +412,29 @@ def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch
     ]
 
 
-def _update_culprit(differences: list[ArrayDifference], spec, before, gradient, stepped: dict, n: int, m: int) -> str:
+def _update_culprit(differences: list[ArrayDifference], spec, before, stepped: dict, n: int, m: int) -> str:
     """What a step that starts from the same parameters and gradient, and ends elsewhere, got wrong.
 
-    `before`: the parameters; `gradient`: the reference's gradient of the regularised cost there;
-    `stepped`: each backend's parameters after the step, by name; n the training set's size, m the
-    mini-batch's. Every backend other than the reference has its step decomposed (`step_terms`) and
-    named by what differs from the book's; with no reference in the pair, each is named by its name.
+    `before`: the parameters; `stepped`: each backend's (gradient of the regularised cost at `before`,
+    parameters after the step), by name; n the training set's size, m the mini-batch's. Every backend
+    other than the reference has its step decomposed (`step_terms`) and named by what differs from the
+    book's; with no reference in the pair, each is named by its name.
     """
     if all(d.fine for d in differences):
         return (
             "replayed alone, the step agrees: the difference is rounding that grew over the steps "
             "before it (see how it grows, above)"
         )
-    terms = {name: step_terms(before, after, gradient, spec.training, n) for name, after in stepped.items()}
-    ports = {name: found for name, found in terms.items() if name != REFERENCE}
+    ports = {
+        name: step_terms(before, after, gradient, spec.training, n)
+        for name, (gradient, after) in stepped.items()
+        if name != REFERENCE
+    }
     if None not in ports.values():  # every port's step is a sum of the book's terms: name what differs
         findings = [
             finding if len(ports) == 1 else f"{name}: {finding}"
-            for name, found in ports.items()
-            for finding in step_findings(found, spec.training, n, m)
+            for name, terms in ports.items()
+            for finding in step_findings(terms, spec.training, n, m)
         ]
         if findings:
             return "; ".join(findings)
@@ -450,47 +452,65 @@ class StepTerms:
 
     W's step = gradient_w (-eta g) + decay_w (-eta (lambda / n) d), with g the gradient of the
     unregularised cost and d = W for L2, sgn(W) for L1; b's step = gradient_b (-eta dC/db) +
-    decay_b (-eta (lambda / n) d_b), d_b = b or sgn(b). The book's step is (1, 1, 1, 0); without a
-    regulariser the decay terms are None.
+    decay_b (-eta (lambda / n) d_b), d_b = b or sgn(b). The book's step is (1, 1, 1, 0). None: no
+    such term (no regulariser), or one too small here for the step to tell its multiple (a layer
+    below a zero-initialised output layer has no gradient at the first step).
     """
 
     layer: int  # 1 for the first layer with weights
-    gradient_w: float  # the module docstring's a
+    gradient_w: float | None  # the module docstring's a
     decay_w: float | None  # c
-    gradient_b: float  # a_b
+    gradient_b: float | None  # a_b
     decay_b: float | None  # c_b
 
 
 def step_terms(before, after, gradient, training, n: int) -> list[StepTerms] | None:
     """Each layer's step from `before` to `after` decomposed by least squares into the book's terms,
-    `gradient` being the reference's gradient of the regularised cost at `before` (the data term is
-    that gradient less the regulariser's (lambda / n) d); None where an array's step is no such sum."""
-    eta, strength = training.eta, training.lmbda / n
+    `gradient` being the backend's gradient of the regularised cost at `before` (the data term is that
+    gradient less the regulariser's (lambda / n) d); None where an array's step is no such sum."""
+    eta, strength, eps = training.eta, training.lmbda / n, float(np.finfo(training.dtype).eps)
     regularised = training.regularizer != "none"
     direction = np.sign if training.regularizer == "l1" else (lambda array: array)
     terms = []
     for layer, (start, end, grads) in enumerate(zip(before, after, gradient), start=1):
-        (w, b), (w_after, b_after), (grad_w, grad_b) = (
-            [np.asarray(array, dtype=np.float64) for array in pair] for pair in (start, end, grads)
-        )
-        decay_w, decay_b = -eta * strength * direction(w), -eta * strength * direction(b)
-        data_w = -eta * grad_w - decay_w  # -eta (dC/dW - (lambda / n) d)
-        weights = _fit(w_after - w, [data_w, decay_w] if regularised else [data_w])
-        biases = _fit(b_after - b, [-eta * grad_b, decay_b] if regularised else [-eta * grad_b])
-        if weights is None or biases is None:
+        fits = []
+        for array, array_after, grad, is_weight in zip(start, end, grads, (True, False)):
+            array, array_after, grad = (np.asarray(a, dtype=np.float64) for a in (array, array_after, grad))
+            decay = -eta * strength * direction(array)
+            data = -eta * grad - decay if is_weight else -eta * grad  # the biases' gradient has no decay
+            rounding = eps * (np.linalg.norm(array_after) + eta * np.linalg.norm(grad))
+            fits.append(_fit(array_after - array, [data, decay] if regularised else [data], rounding))
+        if None in fits:
             return None
-        terms.append(StepTerms(layer, *weights, *biases))
+        terms.append(StepTerms(layer, *fits[0], *fits[1]))
     return terms
 
 
-def _fit(step, terms: list) -> tuple[float, float | None] | None:
-    """The multiples of `terms` whose sum is `step`, by least squares, the second None where there is
-    only one term; None where what the fit leaves is more than FIT_TOLERANCE of the step."""
+def _fit(step, terms: list, rounding: float) -> tuple[float | None, float | None] | None:
+    """The multiples of `terms` (one or two) whose sum is `step`, by least squares: None where the fit
+    leaves more than FIT_ROUNDING times `rounding` (the parameters' and the gradient's rounding, eps
+    times their norms); a multiple None where its term is too small for the step to tell it to
+    RATIO_TOLERANCE (its standard error, from what the fit leaves, over a third of that), and the
+    second None where there is one term."""
     basis = np.stack([term.ravel() for term in terms], axis=1)
     coefficients = np.linalg.lstsq(basis, step.ravel(), rcond=None)[0]
-    if np.linalg.norm(step.ravel() - basis @ coefficients) > FIT_TOLERANCE * np.linalg.norm(step):
+    left = np.linalg.norm(step.ravel() - basis @ coefficients)
+    if left > FIT_ROUNDING * rounding:
         return None
-    return float(coefficients[0]), (float(coefficients[1]) if len(terms) > 1 else None)
+    spread = left / np.sqrt(max(step.size - len(terms), 1))  # each entry's, to rounding
+    known = []
+    for i, term in enumerate(terms):
+        own = _own_part(term, [other for j, other in enumerate(terms) if j != i])
+        known.append(float(coefficients[i]) if own > 0 and spread <= own * RATIO_TOLERANCE / 3 else None)
+    return known[0], (known[1] if len(known) > 1 else None)
+
+
+def _own_part(term, others: list) -> float:
+    """The norm of the part of `term` that no multiple of the others makes (at most one other)."""
+    for other in others:
+        if np.any(other):
+            term = term - (np.vdot(term, other) / np.vdot(other, other)) * other
+    return float(np.linalg.norm(term))
 
 
 def step_findings(terms: list[StepTerms], training, n: int, m: int) -> list[str]:
@@ -526,9 +546,9 @@ def _layer_findings(term: StepTerms, training, n: int, m: int) -> list[str]:
     return findings
 
 
-def _differs(coefficient: float, book: float) -> bool:
-    """Whether a term's coefficient is other than `book` to two digits."""
-    return abs(coefficient - book) > RATIO_TOLERANCE * max(1.0, abs(book))
+def _differs(coefficient: float | None, book: float) -> bool:
+    """Whether a term's multiple is other than `book` to two digits (None, one the step cannot tell, is not)."""
+    return coefficient is not None and abs(coefficient - book) > RATIO_TOLERANCE * max(1.0, abs(book))
 
 
 SGD_RULES = {  # ch. 1's step of each, the gradient the mean over the mini-batch's m examples
