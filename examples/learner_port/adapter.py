@@ -1,7 +1,7 @@
 """The learner's port (network.py) as an nndl backend, in the contract's minimal form:
 `NAME`, `Model`, and `supports` to decline what the port cannot run.
 
-    python -m conformance.cli conform --backends numpy,examples.learner_port.adapter
+    PYTHONPATH=. nndl conform --backends numpy,examples.learner_port.adapter
 
 nndl hands the port its parameters as (W, b) pairs, W (n_out, n_in) and b (n_out,), and its data
 as rows; the port keeps columns. The adapter turns one into the other and does nothing else.
@@ -35,6 +35,8 @@ def supports(spec):
 
 
 class Model:
+    """The learner's Network behind the contract's five methods (and the optional `evaluate`)."""
+
     network_class = Network  # broken_bp2.py puts its own here
 
     def __init__(self, spec, params, device="cpu"):
@@ -65,6 +67,7 @@ class Model:
         return int(np.sum(np.argmax(a, axis=0) == labels)), float(self.network.cost.fn(a, y.T))
 
     def parameters(self):
+        """Copies, in nndl's layout: b as (n_out,), not the port's (n_out, 1) column."""
         return [(w.copy(), b[:, 0].copy()) for w, b in zip(self.network.weights, self.network.biases)]
 
     def load(self, params):

@@ -1,7 +1,7 @@
 """The learner's port with one line of BP2 broken on purpose: sigma'(a^l) where BP2 has sigma'(z^l),
 a slip that comes easily when the activations are at hand for BP4.
 
-    python -m conformance.cli conform --explain --backends numpy,examples.learner_port.broken_bp2
+    PYTHONPATH=. nndl conform --explain --backends numpy,examples.learner_port.broken_bp2
 """
 
 import numpy as np
