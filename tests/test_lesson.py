@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance.backend.registry import BUILT_IN
-from conformance.book import diff, evidence, lesson, site, source
+from conformance.book import diff, evidence, lesson, lessons, site, source
 from conformance.book.lessons import BY_NAME, CONCEPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +152,7 @@ def test_names_are_case_insensitive_and_have_aliases():
 
 
 def test_every_equation_line_has_its_math_and_every_book_lesson_its_link():
+    assert set(lessons.read_teaching()) == set(BY_NAME)  # lessons.toml teaches every lesson, and only those
     for concept in CONCEPTS:
         assert len(concept.equation.splitlines()) == len(concept.mathml), concept.name
         assert 2 <= concept.look_for.count(". ") + 1 <= 6, concept.name

@@ -78,7 +78,7 @@ def _tokens_by_line(text: str, rows: list[str]) -> list[list[Token]]:
     except (tokenize.TokenError, SyntaxError):
         return [_plain_tokens(row) for row in rows]
     for place, token in enumerate(stream):
-        prose = token.type == tokenize.COMMENT or _is_docstring(stream, place, text)
+        prose = token.type == tokenize.COMMENT or _is_docstring(stream, place)
         (start_row, start_col), (end_row, end_col) = token.start, token.end
         for row in range(start_row, end_row + 1):
             begin = start_col if row == start_row else 0
@@ -95,13 +95,13 @@ def _tokens_by_line(text: str, rows: list[str]) -> list[list[Token]]:
     return found
 
 
-def _is_docstring(stream, place: int, text: str) -> bool:
+def _is_docstring(stream, place: int) -> bool:
     """A string that is a statement of its own: a docstring (or a bare string, which documents too)."""
     token = stream[place]
     if token.type != tokenize.STRING:
         return False
     before = stream[place - 1] if place else None
-    starts = before is None or before.end[0] < token.start[0] or before.string in (":",)
+    starts = before is None or before.end[0] < token.start[0] or before.string == ":"
     after = stream[place + 1] if place + 1 < len(stream) else None
     ends = after is None or after.start[0] > token.end[0] or after.type == tokenize.COMMENT
     return starts and ends
@@ -155,8 +155,8 @@ def likeness(a: Line, b: Line) -> float:
         return SIMILAR
     left, right = (a.code, b.code) if a.kind == "code" else (a.words, b.words)
     ratio = difflib.SequenceMatcher(None, left, right, autojunk=False).ratio()
-    if a.kind == "code" and left[0] == right[0] and left[0] in SAME_ROLE:
-        return max(ratio, SIMILAR)  # what a function returns, in the same function, is the same role
+    if a.kind == "code" and (left[0] == right[0] in SAME_ROLE or left[:2] == right[:2] == (left[0], "=")):
+        return max(ratio, SIMILAR)  # a return, a def, or a name set, in the same function: the same role
     return ratio
 
 

@@ -263,7 +263,7 @@ def wrapped(line: diff.Line | None, width: int) -> list[tuple[int, int, str]]:
     pieces, start = [], 0
     while start < len(text):
         room = width - (len(lead) if pieces else 0)
-        end = len(text) if len(text) - start <= room else _break_point(text, start, start + room)
+        end = len(text) if len(text) - start <= room else _break_point(text, start, start + room, line.kind)
         pieces.append((start, end, lead if pieces else ""))
         start = end
         while pieces and start < len(text) and text[start] == " ":
@@ -271,13 +271,17 @@ def wrapped(line: diff.Line | None, width: int) -> list[tuple[int, int, str]]:
     return pieces
 
 
-def _break_point(text: str, start: int, limit: int) -> int:
-    """The last place in text[start:limit] after a space, an opening bracket or a comma, or before a '.'
-    (between the names of an attribute chain); else `limit`, where a name itself must be cut."""
+def _break_point(text: str, start: int, limit: int, kind: str) -> int:
+    """The last place in text[start:limit] after a space or, in code, after an opening bracket or a comma,
+    or before a '.' (between the names of an attribute chain); else `limit`, where a word must be cut."""
     for place in range(limit, start, -1):
-        if text[place - 1] in BREAK_AFTER or (text[place] == "." and place - start > 1):
+        if text[place - 1] == " " or (kind == "code" and _code_break(text, place, start)):
             return place
     return limit
+
+
+def _code_break(text: str, place: int, start: int) -> bool:
+    return text[place - 1] in BREAK_AFTER or (text[place] == "." and place - start > 1)
 
 
 def _painted(cell: diff.Cell, start: int, end: int, paint) -> str:

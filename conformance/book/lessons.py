@@ -5,7 +5,9 @@ name, or a method as Class.method, or "*" for a whole module. `nndl lesson` read
 every backend (conformance.book.source, through `ast`), so what it shows is the code itself and
 cannot drift from it; tests/test_lesson.py fails when a public name of a backend module belongs to
 no concept. A concept may also show private helpers that carry a difference (`Helpers`), and
-declare lines that share a row although their text does not say so (`Anchor`).
+declare lines that share a row although their text does not say so (`Anchor`). What a lesson teaches
+in words (`look_for`, `rules`) and its helpers and anchors, which name the frameworks, are read from
+lessons.toml beside this file: the Python of conformance/ names no framework (tests/test_layout.py).
 
 The equation is the book's, written twice by hand: as plain text for the terminal and as MathML,
 which browsers render with no script, for the HTML site; equation numbers are the book's, checked
@@ -16,8 +18,10 @@ to show that the backends agree on the lesson's own point.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, replace
 from html import escape
+from pathlib import Path
 
 from conformance.suite.matrix import DROPOUT_RELU_SOFTMAX, ConvGradientCase, GradientCase, TrajectoryCase
 
@@ -197,9 +201,10 @@ class Concept:
     mathml: tuple[str, ...]  # the same, one <math> element per line
     code: tuple[tuple[str, str], ...]  # (module, definition) in every backend
     evidence: Gradients | FirstSteps | PerceptronOutputs | Contract | TiedWindow | SameMasks | None
-    look_for: str  # what to look for in the code, and what the difference teaches
-    rules: str = ""  # nndl's own rules, not the book's
     aliases: tuple[str, ...] = ()
+    # what the lesson teaches, read from lessons.toml by `taught`:
+    look_for: str = ""  # what to look for in the code, and what the difference teaches
+    rules: str = ""  # nndl's own rules, not the book's
     helpers: tuple[Helpers, ...] = ()
     anchors: tuple[Anchor, ...] = ()
 
@@ -212,30 +217,9 @@ class Concept:
 
 
 SIGMOID_Z = frac("1", row("1 + ", sup("e", "- z")))
-BP1_ANCHOR = Anchor(
-    "network.backprop",
-    (("numpy", "delta = network.cost.delta("), ("torch", "torch.autograd.grad("), ("jax", "jax.grad(mean_cost)")),
-)
 FOUR_EQUATIONS = "the_four_fundamental_equations_behind_backpropagation"
 CONV = "introducing_convolutional_networks"
-ALL_TIES = Helpers(
-    "the every-tie rule (network3's), written where the framework's own rule is the other one",
-    "pooling",
-    (
-        ("torch", ("_MaxPoolAllTies",)),
-        ("jax", ("_max_pool_all_ties", "_max_pool_all_ties_forward", "_max_pool_all_ties_backward")),
-    ),
-    "none: MaxPool.backward above writes both rules by hand",
-    (("_max_pool_all_ties_forward", "forward"), ("_max_pool_all_ties_backward", "backward")),
-)
-WINDOWS = Helpers(
-    "the windows",
-    "pooling",
-    (("numpy", ("_windows", "_unwindows")), ("torch", ("_spread",)), ("jax", ("_max_pool", "_sum_pool", "_spread"))),
-    "",
-)
-
-CONCEPTS = (
+_CONCEPTS = (
     # -- chapter 1 --
     Concept(
         "perceptron",
@@ -258,10 +242,6 @@ CONCEPTS = (
             ("perceptron", "add_bits"),
         ),
         PerceptronOutputs(),
-        "The three `perceptron` functions are one line each, `(x @ w + b > 0)`, and differ only in how the "
-        "boolean becomes a number again: NumPy's and JAX's `.astype`, torch's `.to`. Look at `add_bits`: five NAND gates wired as the book draws "
-        "them, the same wiring in every backend. There is no gradient anywhere: a step has none worth "
-        "following, which is why the book moves on to the `sigmoid`.",
     ),
     Concept(
         "sigmoid",
@@ -272,11 +252,6 @@ CONCEPTS = (
         (math("sigma ( z ) = ", SIGMOID_Z), math("sigma ′ ( z ) = sigma ( z ) ( 1 - sigma ( z ) )")),
         (("activations", "Sigmoid.fn"), ("activations", "Sigmoid.prime")),
         _gradients("sigmoid", "quadratic"),
-        "`fn` lines up across the three backends: the same formula in three array libraries. `prime` is "
-        "where they part: the reference writes sigma'(z) = sigma(z)(1 - sigma(z)) out, because its "
-        "hand-written `bp2` multiplies by it, while torch and JAX have no `prime` at all and their files "
-        "say why: autograd derives it from `fn`. The evidence shows that the derived derivative is the "
-        "written one, to rounding.",
     ),
     Concept(
         "quadratic",
@@ -290,10 +265,6 @@ CONCEPTS = (
         ),
         (("costs", "QuadraticCost.fn"), ("costs", "QuadraticCost.delta")),
         _gradients("sigmoid", "quadratic"),
-        "`fn` is the per-example cost, 1/2 ||y - a||^2; the batch mean is taken by the caller, so 1/n is "
-        "nowhere in the file. `delta` is `bp1` for this cost, and only the reference has it: note the "
-        "sigma'(z) factor, the one that makes a saturated neuron learn slowly and that the `cross-entropy` "
-        "cost cancels.",
     ),
     Concept(
         "sgd",
@@ -307,10 +278,6 @@ CONCEPTS = (
         ),
         (("train", "sgd_step"),),
         _first_steps("ch1-sigmoid-30", label="ch1-sigmoid-30 1000 images"),
-        "Read the two lines that subtract: the reference and torch change the arrays in place (`w -= ...`, "
-        "`w.sub_(...)`), while JAX, whose arrays cannot change, returns new ones. The 1/m is already inside "
-        "the gradients (`backprop` returns the batch mean's), so no backend divides here. The regulariser's "
-        "step comes first: see `l2` and `l1`.",
     ),
     Concept(
         "epoch",
@@ -325,12 +292,6 @@ CONCEPTS = (
         ),
         (("train", "Model.train_epoch"), ("train", "_scanned_epoch")),
         _first_steps("ch3-xent-30", label="ch3-xent-30 1000 images"),
-        "The reference and torch walk the mini-batches in a Python `for` loop, one `backprop` and one "
-        "`sgd_step` each: the book's loop. JAX's `train_epoch` has no loop at all; it hands the whole "
-        "epoch to `_scanned_epoch`, a `jax.lax.scan` over the batches compiled once, and calls `on_step` "
-        "afterwards. Same steps, same order, same numbers: the evidence compares the parameters after each "
-        "of the first steps.",
-        rules="the order of the examples and the dropout masks come from the shared `streams`, drawn once in NumPy",
     ),
     # -- chapter 2 --
     Concept(
@@ -363,10 +324,6 @@ CONCEPTS = (
             ("layers", "LAYERS"),
         ),
         _gradients("sigmoid", "quadratic", depth=2),
-        "`infer` is the same loop in all three: each layer's `infer` after the last. `forward` is where "
-        "they part: the reference keeps every layer's z, a and cache for its hand-written backward pass "
-        "(`bp2`), while torch and JAX return only the output layer's z and a, because autograd records "
-        "what it needs by itself. torch's `feedforward` adds `torch.no_grad()`, so inference builds no graph.",
         aliases=("eq25",),
     ),
     Concept(
@@ -392,10 +349,6 @@ CONCEPTS = (
         ),
         (("layers", "Dense"),),
         _gradients("tanh", "cross_entropy", depth=2),
-        "`forward` and `infer` line up method by method: the weighted input z = x W^T + b with the dropout "
-        "mask on the input, then the activation. The reference goes on with `backward` (`bp3`, `bp4` and "
-        "half of `bp2`) and `delta` (the other half); torch and JAX stop after `infer`. torch's class "
-        "is an `nn.Module`, so its `forward` is called as `layer(...)`.",
     ),
     Concept(
         "bp1",
@@ -416,12 +369,7 @@ CONCEPTS = (
         ),
         (("costs", "QuadraticCost.delta"), ("network", "backprop")),
         _gradients("sigmoid", "quadratic"),
-        "In `backprop`, the reference's BP1 is one line, `delta = network.cost.delta(...) / len(x)`, set "
-        "beside the single line that replaces all four equations in each framework: `torch.autograd.grad` "
-        "and `jax.grad(mean_cost)`. Dividing delta^L by m once makes every gradient the batch mean's, "
-        "because BP2 to BP4 are linear in delta. The cost's own `delta` is the `quadratic` cost's BP1.",
         aliases=("bp-1",),
-        anchors=(BP1_ANCHOR,),
     ),
     Concept(
         "bp2",
@@ -443,11 +391,6 @@ CONCEPTS = (
         ),
         (("layers", "Dense.backward"), ("layers", "Dense.delta"), ("network", "backprop")),
         _gradients("sigmoid", "quadratic", depth=3),
-        "BP2 is split between two methods of the reference's `Dense`: `backward` computes (w^{l+1})^T "
-        "delta^{l+1} as `delta @ params[0]`, through the dropout mask, and `delta` multiplies by sigma'(z). "
-        "`backprop` runs the loop from the last layer down. torch and JAX have neither method, and their "
-        "files say why: the backward pass of `forward` is what autograd builds.",
-        anchors=(BP1_ANCHOR,),
     ),
     Concept(
         "bp3",
@@ -458,9 +401,6 @@ CONCEPTS = (
         (math(frac("partial C", row("partial", subsup("b", "j", "l"))), " = ", subsup("delta", "j", "l")),),
         (("layers", "Dense.backward"),),
         _gradients("sigmoid", "cross_entropy", depth=2, arrays="biases"),
-        "BP3 is the second half of the reference's `grads = (...)` line: `delta.sum(axis=0)`, the error "
-        "summed over the batch's examples (already divided by m in `bp1`). torch and JAX derive the same "
-        "numbers; the evidence compares the bias gradients alone.",
     ),
     Concept(
         "bp4",
@@ -478,9 +418,6 @@ CONCEPTS = (
         ),
         (("layers", "Dense.backward"),),
         _gradients("sigmoid", "cross_entropy", depth=2, arrays="weights"),
-        "BP4 is the first half of the reference's `grads = (...)` line: `delta.T @ layer_input`, one matrix "
-        "product that sums a^{l-1}_k delta^l_j over the batch, in the (n_out, n_in) layout of W. The cache "
-        "from `forward` is what keeps a^{l-1}. The evidence compares the weight gradients alone.",
     ),
     # -- chapter 3 --
     Concept(
@@ -509,11 +446,6 @@ CONCEPTS = (
         ),
         (("costs", "CrossEntropyCost.fn"), ("costs", "CrossEntropyCost.delta")),
         _gradients("sigmoid", "cross_entropy"),
-        "Every `fn` computes the cost from z, as softplus(z) - y z: the same number as the book's formula, "
-        "but never ln 0. Besides the array library's name, only torch differs: `logaddexp` wants a tensor, "
-        "`torch.zeros_like(z)`, and the axis is `dim`. The reference's "
-        "`delta` is a - y, with no sigma': that is the chapter's point, the slow-learning factor of the "
-        "`quadratic` cost gone. torch and JAX reach the same delta by differentiating `fn`.",
         aliases=("xent",),
     ),
     Concept(
@@ -525,9 +457,6 @@ CONCEPTS = (
         (math(sub("a", "j"), " = ", frac(sup("e", sub("z", "j")), row(under("sum", "k"), sup("e", sub("z", "k"))))),),
         (("activations", "Softmax"),),
         _gradients("sigmoid", "log_likelihood"),
-        "Each `fn` subtracts the row's maximum before exponentiating: it changes no a_j and keeps every "
-        "exponent from overflowing. Not even the reference writes a `prime` for it: softmax is paired with "
-        "the `log-likelihood` cost, whose output error is a - y directly.",
     ),
     Concept(
         "log-likelihood",
@@ -538,9 +467,6 @@ CONCEPTS = (
         (math("C = - ln ", sub("a", "y")), math(sup("delta", "L"), " = ", sup("a", "L"), " - y")),
         (("costs", "LogLikelihoodCost.fn"), ("costs", "LogLikelihoodCost.delta"), ("costs", "COSTS")),
         _gradients("relu", "log_likelihood"),
-        "`fn` is written as a log-sum-exp of z minus the true class's z: the fused, stable form of "
-        "-ln(softmax(z))_y. As with `cross-entropy`, only the reference writes `delta`, and it is again "
-        "a - y. `COSTS` is the table a spec's cost name is looked up in, the same three names everywhere.",
     ),
     Concept(
         "activations",
@@ -560,9 +486,6 @@ CONCEPTS = (
             ("activations", "ACTIVATIONS"),
         ),
         _gradients("relu", "cross_entropy", depth=2),
-        "Each class is `fn` and, in the reference only, `prime`. Look at ReLU's `prime`: the derivative at "
-        "exactly 0 is a choice (0 here, as in torch and JAX), and the evidence's finite differences avoid "
-        "the kink. `ACTIVATIONS` maps a spec's names to the classes.",
     ),
     Concept(
         "cost-and-gradient",
@@ -591,10 +514,6 @@ CONCEPTS = (
             ("network", "evaluate"),
         ),
         _gradients("sigmoid", "cross_entropy", "l2"),
-        "`cost` and `penalty` read alike in all three. `gradients` shows the two ways to the same number: "
-        "the reference adds the regulariser's gradient to `backprop`'s, while torch and JAX differentiate "
-        "`cost`, penalty included. `evaluate` counts the correct argmaxes; JAX compiles it with `jax.jit`.",
-        anchors=(BP1_ANCHOR,),
     ),
     Concept(
         "l2",
@@ -618,10 +537,6 @@ CONCEPTS = (
         ),
         (("regularizers", "NoRegularizer"), ("regularizers", "L2"), ("regularizers", "REGULARIZERS")),
         _gradients("sigmoid", "cross_entropy", "l2"),
-        "`penalty` is (lambda/2n) sum w^2 in every backend. The reference adds `gradient` (lambda/n) w and "
-        "`shrink`, which multiplies w by 1 - eta lambda/n in place: the weight decay of eq. 93, where n "
-        "is the whole training set's size, not the batch's. torch and JAX differentiate `penalty` instead, "
-        "and reach the same step.",
         aliases=("weight-decay",),
     ),
     Concept(
@@ -636,9 +551,6 @@ CONCEPTS = (
         ),
         (("regularizers", "L1"),),
         _gradients("tanh", "cross_entropy", "l1"),
-        "Compare JAX's `penalty` with torch's: JAX writes |w| as `w * jnp.sign(w)`, because `jnp.abs`'s "
-        "derivative at 0 is 1, and the book's sgn(0) is 0. A weight that is exactly 0 (a softmax layer "
-        "starts there) would otherwise move. The reference writes the sgn(w) step by hand in `gradient`.",
     ),
     Concept(
         "dropout",
@@ -653,10 +565,6 @@ CONCEPTS = (
         ),
         (("layers", "Dense.forward"), ("layers", "Dense.infer")),
         SameMasks(GradientCase("sigmoid", "cross_entropy", "none", True, "default", 2)),
-        "`forward` multiplies the layer's input by the mask it is given; no backend draws one. `infer` "
-        "scales W x by 1 - p, network3's rule (ch. 6), not torch's inverted dropout, which scales in "
-        "training instead. The evidence follows one example through all three backends with the same mask.",
-        rules="the masks are drawn once, in NumPy, and handed to every backend (see `streams`)",
     ),
     # -- chapter 6 --
     Concept(
@@ -681,11 +589,6 @@ CONCEPTS = (
             ("convolution", "input_gradient"),
         ),
         _conv_gradients("max-first"),
-        "The reference builds the windows as a strided view and contracts them with the filters "
-        "(`tensordot`); torch calls `F.conv2d`, JAX `lax.conv_general_dilated`. Backprop through a "
-        "convolution is a problem the book leaves to the reader: the reference's `weight_gradient` and "
-        "`input_gradient` are its answer, and the frameworks derive both.",
-        rules="nndl computes cross-correlation; network3's Theano flips the kernel, which changes nothing a net can learn",
     ),
     Concept(
         "conv-layer",
@@ -696,9 +599,6 @@ CONCEPTS = (
         (math("z = pool ( w star x ) + b , a = sigma ( z )"),),
         (("layers", "ConvPool"),),
         _conv_gradients("max-first", "sigmoid"),
-        "Read `forward` top to bottom: `correlate`, then the pool, then the bias, then the activation, the "
-        "order network3 uses. The reference's `backward` undoes those steps one by one (see `max-pooling` "
-        "and `convolution`); torch and JAX stop at `infer`.",
     ),
     Concept(
         "max-pooling",
@@ -709,14 +609,7 @@ CONCEPTS = (
         (math("pooled = ", under("max", "window"), "u"),),
         (("pooling", "MaxPool"), ("pooling", "POOLS")),
         TiedWindow(),
-        "`fn` is the same idea three ways: the reference takes the max over its `_windows`, torch calls "
-        "`F.max_pool2d`, JAX `lax.reduce_window`. The difference is in the gradient of a tie, which MNIST's "
-        "blank margins make common: the frameworks send it to the first maximum, network3 to every tied "
-        "one. The reference writes both rules in `backward`; torch and JAX get the first for free and write "
-        "the every-tie rule as a custom backward (below). The evidence puts a real tie through all six.",
-        rules="ties = 'first' (the frameworks' own rule) or 'all' (network3's Theano), chosen in the spec",
         aliases=("maxpool", "pooling"),
-        helpers=(ALL_TIES, WINDOWS),
     ),
     Concept(
         "l2-pooling",
@@ -727,10 +620,6 @@ CONCEPTS = (
         (math("pooled = ", sqrt(under("sum", "window"), sup("u", "2"))),),
         (("pooling", "L2Pool"),),
         _conv_gradients("l2"),
-        "The forward pass is a sum of squares and a square root everywhere. The trap is its gradient at an "
-        "all-zero window, infinite for the square root: torch and JAX use a double `where` so that autograd "
-        "never sees sqrt(0), and the reference's `backward` writes 0 there directly.",
-        rules="the gradient in an all-zero window is defined as 0 (the book does not say)",
     ),
     Concept(
         "ensemble",
@@ -744,10 +633,6 @@ CONCEPTS = (
         ),
         (("network", "predict"), ("train", "Ensemble")),
         None,
-        "`predict` is one argmax in every backend. The reference has no `Ensemble`: its members train one "
-        "after another. torch stacks the members' parameters and vmaps the gradient (`torch.func`); JAX "
-        "vmaps the whole scanned epoch. `nndl conform` checks each member against the member trained alone.",
-        rules="a tied vote goes to the lowest of the most voted classes",
     ),
     # -- nndl's own --
     Concept(
@@ -761,11 +646,6 @@ CONCEPTS = (
         FirstSteps(
             TrajectoryCase("ch6-conv2-relu", (SMALL_TRAINING,), label="ch6-conv2-relu 1000 images", dtype="float32")
         ),
-        "Only the reference has this module, and torch's and JAX's say why. In float32 a convolution that "
-        "sums in another order can make two equal window entries differ by an ulp, so the `max-pooling` "
-        "gradient goes elsewhere and a trajectory parts from the reference. `near_ties` finds such windows; "
-        "float32 conformance takes each step from the reference's parameters for this reason.",
-        rules="this is nndl's finding, not the book's (conformance/suite/tolerances.py)",
     ),
     Concept(
         "streams",
@@ -776,10 +656,6 @@ CONCEPTS = (
         (math("( seed , stream , epoch ) to 'initial_weights , 'epoch_order , 'dropout_masks"),),
         (("streams", "*"),),
         _first_steps("ch3-xent-30", *DROPOUT_RELU_SOFTMAX, label="dropout relu-100 softmax 1000 images"),
-        "The reference has no `streams.py`: NumPy's generator is the shared stream every backend is handed. "
-        "torch's and JAX's files hold only `--rng native`, each framework drawing with its own generator; "
-        "JAX splits a key per step. Conformance never uses them: random draws that are compared are made once.",
-        rules="one source of randomness: conformance compares only draws made once in NumPy",
         aliases=("rng",),
     ),
     Concept(
@@ -791,10 +667,6 @@ CONCEPTS = (
         (math("float64 : 'conformance , float32 : 'looser_bounds"),),
         (("device", "*"),),
         Gradients(GradientCase("sigmoid", "cross_entropy", "none", False, "default", 1, "float32")),
-        "Each `device.py` turns a device name into the framework's own and waits for it when timing. JAX "
-        "needs `jax_enable_x64` for float64 at all, and refuses it when it is off rather than compute in "
-        "float32 silently. The evidence runs in float32, against float32's own bound.",
-        rules="float64 everywhere conformance compares, unless a check says float32",
     ),
     Concept(
         "baselines",
@@ -813,10 +685,6 @@ CONCEPTS = (
             ("baseline", "bench_rows"),
         ),
         None,
-        "`bare_epoch` is each framework's idiomatic loop with nothing of nndl around it: the bench holds a "
-        "backend to a ratio of it. `per_example_backprop` is the book's `network.py` algorithm, one example "
-        "at a time, to show what vectorising over the batch buys.",
-        rules="`nndl bench` times these; their gradients are the backends' own",
     ),
     Concept(
         "contract",
@@ -827,12 +695,41 @@ CONCEPTS = (
         (math("Model ( spec , params , device ) : train_epoch , gradients , evaluate , parameters , load"),),
         (("__init__", "*"), ("train", "Model")),
         Contract(),
-        "Each `__init__.py` declares what only the backend knows (its name, frameworks, devices) and "
-        "exports the rest. `Model` is the class conformance drives: `gradients`, `train_epoch`, `evaluate`, "
-        "in the canonical NumPy layout going in and out.",
-        rules="the contract is nndl's own: conformance/backend/contract.py",
     ),
 )
+
+TEACHING = Path(__file__).with_name("lessons.toml")
+
+
+def taught(concept: Concept, teaching: dict) -> Concept:
+    """The concept with what lessons.toml says it teaches: its paragraph, rules, anchors and helpers."""
+    return replace(
+        concept,
+        look_for=teaching["look_for"],
+        rules=teaching.get("rules", ""),
+        anchors=tuple(_anchor(anchor) for anchor in teaching.get("anchors", ())),
+        helpers=tuple(_helpers(helpers) for helpers in teaching.get("helpers", ())),
+    )
+
+
+def _anchor(table: dict) -> Anchor:
+    return Anchor(table["part"], tuple((backend, text) for backend, text in table.items() if backend != "part"))
+
+
+def _helpers(table: dict) -> Helpers:
+    fields = {"title", "module", "absent", "roles"}
+    names = tuple((backend, tuple(found)) for backend, found in table.items() if backend not in fields)
+    return Helpers(table["title"], table["module"], names, table["absent"], tuple(table.get("roles", {}).items()))
+
+
+def read_teaching() -> dict:
+    """lessons.toml: per lesson name, what it teaches."""
+    with TEACHING.open("rb") as file:
+        return tomllib.load(file)
+
+
+_TEACHING = read_teaching()
+CONCEPTS = tuple(taught(concept, _TEACHING[concept.name]) for concept in _CONCEPTS)
 
 CHAPTERS = {
     1: "Chapter 1: using neural nets to recognize handwritten digits",
