@@ -6,7 +6,11 @@ each test plants exactly one behaviour: a decline, an exception, a hang, a missp
 """
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
@@ -239,3 +243,16 @@ def test_case_takes_several_patterns_and_list_prints_the_configurations(nndl):
     assert lines[3].startswith("  ensemble of 4: dropout relu-100 softmax 200 images: members, one epoch")
     full = nndl("conform", "--list", "--full")
     assert full.out.startswith(f"{len(engine.planned_checks('full'))} configurations in --full:")
+
+
+def test_the_nndl_script_finds_a_port_in_the_folder_it_runs_in(port, tmp_path):
+    """A learner runs `nndl conform --backends numpy,myport` beside myport.py, with no PYTHONPATH."""
+    port("beside")
+    script = Path(sys.executable).parent / "nndl"
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    arguments = [str(script), "conform", "--backends", "numpy,beside", "--case", "grad sigmoidx1 .* float64"]
+    finished = subprocess.run(
+        arguments, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "2 checks ran, 0 failed: every backend conforms" in flat(finished.stdout)

@@ -19,6 +19,7 @@ from conformance.spec.errors import NndlError
 
 
 def main(argv: list[str] | None = None) -> int:
+    _find_ports_in_the_working_folder()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -33,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away, as `nndl presets | head` does
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stdout for the rest of the process)
         return 0
+
+
+def _find_ports_in_the_working_folder() -> None:
+    """Let `--backends numpy,mypkg.port` find a port in the folder nndl runs in, as `python -m` would. The
+    folder goes last on sys.path, so an installed package of the same name still wins."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 def _parser() -> argparse.ArgumentParser:
