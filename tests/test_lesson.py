@@ -257,7 +257,7 @@ def concept_page(tmp_path, name="cross-entropy", mnist=None, others=()) -> Path:
     loader = lesson.mnist_loader(lambda: mnist)
     concepts = [c for c in CONCEPTS if c.name == name or c.name in others]
     site.write_site(
-        tmp_path, concepts, lambda c: lesson.measure(c, loader) if c.name == name else None, log=lambda m: None
+        tmp_path, concepts, lambda c: evidence.measure(c, loader) if c.name == name else None, log=lambda m: None
     )
     return tmp_path / f"{name}.html"
 

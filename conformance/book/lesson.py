@@ -21,12 +21,10 @@ from dataclasses import dataclass
 
 from conformance.backend.registry import BUILT_IN
 from conformance.book import diff
-from conformance.book.evidence import Evidence, measure
+from conformance.book.evidence import Evidence
 from conformance.book.lessons import ALIASES, CHAPTERS, CONCEPTS, Anchor, Concept, Helpers, find
 from conformance.book.source import WHOLE_MODULE, Code, code_of, definitions, helpers_of, package_dir
 from conformance.spec.errors import NndlError
-
-__all__ = ["Evidence", "measure"]
 
 SIDE_BY_SIDE_COLUMN = 44  # the narrowest column that code stays readable in; below it, one backend after another
 GUTTER = " | "

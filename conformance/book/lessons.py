@@ -285,11 +285,7 @@ _CONCEPTS = (
         1,
         "implementing_our_network_to_classify_digits",
         "for each mini-batch X of the epoch's shuffled order: w -> w - (eta/m) sum_{x in X} grad C_x",
-        (
-            math(
-                "for 'each 'mini-batch X : w to w - ", frac("eta", "m"), under("sum", "x in X"), "nabla", sub("C", "x")
-            ),
-        ),
+        (math("'for_each_mini-batch X : w to w - ", frac("eta", "m"), under("sum", "x in X"), "nabla", sub("C", "x")),),
         (("train", "Model.train_epoch"), ("train", "_scanned_epoch")),
         _first_steps("ch3-xent-30", label="ch3-xent-30 1000 images"),
     ),

@@ -16,7 +16,8 @@ from html import escape
 from pathlib import Path
 
 from conformance.book.diff import Cell
-from conformance.book.lesson import Evidence, Part, backend_columns, measured_with, named_lessons, neighbours, parts_of
+from conformance.book.evidence import Evidence
+from conformance.book.lesson import Part, backend_columns, measured_with, named_lessons, neighbours, parts_of
 from conformance.book.lessons import ALIASES, CHAPTERS, Concept
 from conformance.spec.errors import NndlError
 from conformance.spec.files import write_atomically

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from conformance.book import lesson, site
+from conformance.book import evidence, lesson, site
 from conformance.cli.options import add_data_option, log, mnist_of
 
 
@@ -35,13 +35,13 @@ def run(args) -> int:
     mnist = lesson.mnist_loader(lambda: mnist_of(args))
     concepts = [lesson.lookup(args.concept)] if args.concept else lesson.lessons()
     if args.html:
-        written = site.write_site(Path(args.html), concepts, lambda c: lesson.measure(c, mnist), args.overwrite, log)
+        written = site.write_site(Path(args.html), concepts, lambda c: evidence.measure(c, mnist), args.overwrite, log)
         print(f"wrote {len(written)} pages; open {Path(args.html) / 'index.html'}")
         return 0
     if not args.concept:
         print(lesson.index_text())
         return 0
-    evidence = lesson.measure(concepts[0], mnist)
+    found = evidence.measure(concepts[0], mnist)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    print(lesson.lesson_text(concepts[0], evidence, color=color))
-    return 0 if evidence is None or evidence.passed else 1
+    print(lesson.lesson_text(concepts[0], found, color=color))
+    return 0 if found is None or found.passed else 1
