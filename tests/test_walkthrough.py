@@ -58,7 +58,7 @@ def ran(report, backend: str) -> list[dict]:
 def test_the_learners_port_conforms_in_the_whole_quick_run(nndl, tmp_path):
     """The walkthrough's command, as the README shows it: no --case, the port declining what it cannot run.
 
-    About 50 s on 2 cores, most of it the reference's own checks (its finite differences, the conv nets).
+    25 to 60 s on 2 cores, measured with the machine quiet and busy: in the default run, not marked slow.
     """
     result, out, report = conform_json(nndl, tmp_path, PORT, "--quick")
     assert result.code == 0, result.out + result.err
