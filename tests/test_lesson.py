@@ -93,6 +93,11 @@ def test_indentation_and_docstring_wording_are_never_shaded_as_code():
     assert [t.text for t in diff.compare(docstrings[1])[1].reworded] == ['autograd."""']
 
 
+def test_a_string_inside_brackets_is_code_and_a_docstring_is_prose():
+    lines = diff.read_lines('def f():\n    """Why."""\n    raise ValueError(\n        "a message"\n    )')
+    assert [line.kind for line in lines] == ["code", "prose", "code", "code", "code"]
+
+
 def test_only_the_words_that_differ_are_marked_and_only_where_they_differ():
     numpy, torch, jax = _row("y = np.exp(x)", "y = torch.exp(x)", "y = np.exp(x)")
     assert [t.text for t in torch.changed] == ["torch"] and not jax.changed

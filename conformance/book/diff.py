@@ -77,8 +77,13 @@ def _tokens_by_line(text: str, rows: list[str]) -> list[list[Token]]:
         stream = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in SKIPPED]
     except (tokenize.TokenError, SyntaxError):
         return [_plain_tokens(row) for row in rows]
+    depth = 0  # how many brackets are open: a string inside one is an argument, not a docstring
     for place, token in enumerate(stream):
-        prose = token.type == tokenize.COMMENT or _is_docstring(stream, place)
+        prose = token.type == tokenize.COMMENT or (depth == 0 and _is_docstring(stream, place))
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
         (start_row, start_col), (end_row, end_col) = token.start, token.end
         for row in range(start_row, end_row + 1):
             begin = start_col if row == start_row else 0
