@@ -185,7 +185,7 @@ def test_a_cnn_checkpoint_evaluates_to_the_same_count_in_every_backend(saved_by,
     for name in BACKENDS:
         backend = installed(name)
         data = prepare_data(backend.asarray, validation.images, validation.labels, 10, spec.training.dtype)
-        counts[name] = evaluate(backend.Model(checkpoint.spec, checkpoint.params), data, spec.network)[0]
+        counts[name] = evaluate(backend.Model(checkpoint.spec, checkpoint.params), data, spec)[0]
     assert len(set(counts.values())) == 1 and counts["numpy"] > 200, counts  # it learned: chance is 100
 
 
