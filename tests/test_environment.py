@@ -84,7 +84,7 @@ def test_conform_writes_what_it_ran_on_and_says_it_in_the_header(nndl, tmp_path)
         "--case",
         "grad tanhx3 sigmoid/quadratic l2 no-dropout large float64",
         "--backends",
-        "numpy",
+        "numpy,tests.toy_backend",
         "--json",
         out,
     )

@@ -90,10 +90,10 @@ class Guarded:
         if isinstance(value, (type, types.ModuleType)):
             return _GuardedObject(value, path, self)
         if callable(value):
-            return self._guarded_call(value, path)
+            return self.guarded_call(value, path)
         return value
 
-    def _guarded_call(self, function, method: str):
+    def guarded_call(self, function, method: str):
         def call(*args, **kwargs):
             try:
                 with self._limit.running(self.NAME):
@@ -122,11 +122,11 @@ class _GuardedObject:
         self._wrapped, self._path, self._guard_of = wrapped, path, guard
 
     def __call__(self, *args, **kwargs):  # a class: its instance, guarded in turn
-        return self._guard_of._guarded_call(self._wrapped, f"{self._path}()")(*args, **kwargs)
+        return self._guard_of.guarded_call(self._wrapped, f"{self._path}()")(*args, **kwargs)
 
     def __getattr__(self, name: str):
         value = getattr(self._wrapped, name)
-        return self._guard_of._guarded_call(value, f"{self._path}.{name}") if callable(value) else value
+        return self._guard_of.guarded_call(value, f"{self._path}.{name}") if callable(value) else value
 
 
 def _one_line(error: BaseException) -> str:
