@@ -52,7 +52,8 @@ def summary(record: dict) -> str:
     frameworks = []
     for threads in record["threads"].values():
         versions = "/".join(f"{name} {record['versions'].get(name)}" for name in threads["frameworks"])
-        frameworks.append(versions + (f" ({threads['summary']})" if threads.get("summary") else ""))
+        if versions:  # a port that names no FRAMEWORKS adds nothing to the line
+            frameworks.append(versions + (f" ({threads['summary']})" if threads.get("summary") else ""))
     settings = ", ".join(f"{name}={value}" for name, value in record["settings"].items())
     return (
         f"ran on: {processor['model']} ({extensions}), {record['usable_cores']} of {record['cores']} cores; "

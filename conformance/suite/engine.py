@@ -73,7 +73,7 @@ class Outcome:
 
     @property
     def failures(self) -> list[Result]:
-        return [result for result in self.results if not result.passed]
+        return [result for result in self.results if result.failed]
 
     @property
     def not_run(self) -> list[str]:

@@ -16,7 +16,8 @@ def check_ensemble(case: EnsembleCase, backends: dict, splits: dict, device: str
     seed, seed + 1, ...) against the same member trained alone by the backend's Model, after one epoch.
 
     The two run the same arithmetic in another arrangement (batched over the members, say), so they
-    are held to the first-steps bound: bitwise, or within rounding.
+    are held to the first-steps bound: bitwise, or within rounding. A backend without an Ensemble (optional
+    in the contract) has an n/a row, with the reason.
     """
     spec = case.spec()
     data = CaseData(spec, {"training": splits["training"].first(spec.data.train_size)}, device)
@@ -28,6 +29,7 @@ def check_ensemble(case: EnsembleCase, backends: dict, splits: dict, device: str
     results = []
     for name, backend in backends.items():
         if not hasattr(backend, "Ensemble"):
+            results.append(_without_ensemble(case, name, dtype))
             continue
         training = data.dataset(backend)
         ensemble = backend.Ensemble(spec, members, device_for(name, device))
@@ -44,3 +46,16 @@ def check_ensemble(case: EnsembleCase, backends: dict, splits: dict, device: str
             Result(case.name, "members, one epoch", pair, dtype, max(per_member), tolerances.STEPS[dtype], detail)
         )
     return results
+
+
+def _without_ensemble(case: EnsembleCase, name: str, dtype: str) -> Result:
+    why = f"{name} has no Ensemble (optional in the contract): it trains an ensemble's members one by one"
+    return Result(
+        case.name,
+        "members, one epoch",
+        f"{name} ensemble vs alone",
+        dtype,
+        float("nan"),
+        float("nan"),
+        not_applicable=why,
+    )

@@ -232,7 +232,7 @@ def _case_data(case, check: str, splits: dict, device: str) -> CaseData:
 
 
 def _pair_passes(outcome, result: Result) -> bool:
-    return all(other.passed for other in outcome.results if (other.case, other.pair) == (result.case, result.pair))
+    return not any(other.failed for other in outcome.results if (other.case, other.pair) == (result.case, result.pair))
 
 
 def _steps_agree(outcome, result: Result) -> bool:

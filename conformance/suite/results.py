@@ -31,7 +31,12 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return bool(self.not_applicable or (np.isfinite(self.value) and self.value <= self.bound))
+        """Whether the check ran and its difference is within its bound. An n/a check neither passed nor failed."""
+        return not self.not_applicable and bool(np.isfinite(self.value) and self.value <= self.bound)
+
+    @property
+    def failed(self) -> bool:
+        return not self.not_applicable and not self.passed
 
     @property
     def error(self) -> str:
@@ -47,7 +52,7 @@ class Result:
             "dtype": self.dtype,
             "value": finite_or_none(self.value),
             "bound": finite_or_none(self.bound),
-            "passed": self.passed,
+            "passed": None if self.not_applicable else self.passed,
             "not_applicable": self.not_applicable,
             **strict(self.detail),
         }
