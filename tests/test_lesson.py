@@ -445,3 +445,10 @@ def test_ci_installs_the_browser_then_runs_exactly_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "apt-get install -y -qq chromium" in "\n".join(ci)
     assert f"\n    {ci[-1]}\n" in readme.split("Run the tests:")[1][:200]
+
+
+def test_no_lesson_writes_its_math_in_tex_braces():
+    """The paragraphs are read as they are, in the terminal and on the site: W^(l+1), not w^{l+1}."""
+    for concept in CONCEPTS:
+        for text in (concept.look_for, concept.rules):
+            assert not re.search(r"[\^_]\{|\\[a-z]+\{?", text), (concept.name, text)
