@@ -26,9 +26,9 @@ layer, as the book's delta^l and W^l are.
   SGD update.
 - A max-pooling net whose free-running runs part (their difference jumps ten times from one step
   to the next): the step is replayed from the reference's parameters, the reference's max-pool
-  windows whose two largest entries are a few ulps apart are listed (reference/ties.py), and each
-  is decided the other way in turn; one that turns the reference's gradient into the other
-  backend's is a tie flip, rounding and not an error. For a failing epoch, and (`explain_partings`)
+  windows whose two largest entries are a few ulps apart are listed (reference/ties.py), and those
+  that, decided the other way, turn the reference's gradient into the other backend's are named
+  (conformance/suite/tie_flips.py): a tie flip, rounding and not an error. For a failing epoch, and (`explain_partings`)
   for float32 runs whose checks pass but whose free-running steps part.
 - Correct counts: both backends evaluate the same parameters. If they disagree there, it is
   inference, which for a net with dropout differs from training by dropout's scaling.
@@ -44,7 +44,7 @@ import numpy as np
 
 from conformance.backend.registry import REFERENCE
 from conformance.data.streams import batch_bounds, epoch_plan, initial_parameters
-from conformance.suite import tolerances
+from conformance.suite import tie_flips, tolerances
 from conformance.suite.case_data import CaseData
 from conformance.suite.gradients import FINITE_DIFFERENCES, first_batch, gradient_check_parameters
 from conformance.suite.matrix import GRADIENT_TRAINING_SIZE
@@ -334,7 +334,7 @@ def tie_flip_lines(
     reference's max-pool windows whose near tie, decided the other way, gives the other backend's gradient.
     `data`: the case's CaseData, where the caller has one (else one is made from `splits`)."""
     spec, ties = case.spec(), getattr(reference, "ties", None)
-    if ties is None or not any(layer.type == "conv" and layer.pooling == "max" for layer in spec.network.layers):
+    if ties is None or not tie_flips.has_max_pooling(spec):
         return []
     free_running = _free_running(outcome, result)
     step = _parting_step(free_running, spec.training.dtype)
@@ -375,23 +375,19 @@ def _parting_step(free_running: list[float], dtype: str) -> int | None:
 
 
 def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch, n, near) -> list[str]:
-    """The near ties that, sent the other way one at a time, bring the reference's gradient closer to
-    `theirs`, and how close all of them together bring it."""
+    """The near ties that, sent the other way, bring the reference's gradient closer to `theirs`
+    (conformance.suite.tie_flips), and how close all of them together bring it."""
     as_it_is = relative_difference(theirs, at_reference)
     if as_it_is <= tolerances.STEPS[spec.training.dtype]:
         return [f"{name} takes the reference's maxima at step {step}: its gradient there within {as_it_is:.1e}"]
-    flipped = [
-        tie
-        for tie in near
-        if relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, [tie])) < as_it_is / 2
-    ]
+    found = tie_flips.flipped_windows(ties, spec, params, batch, n, near, theirs, at_reference)
+    flipped, together = found.windows, found.together
     if not flipped:
         unexplained = (
             f"-> from the reference's parameters before step {step}, {name}'s gradient differs from {REFERENCE}'s "
             f"by {as_it_is:.1e}, and no near tie sent the other way explains it: not a tie flip"
         )
         return [unexplained]
-    together = relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, flipped))
     windows = "1 max-pool window picks" if len(flipped) == 1 else f"{len(flipped)} max-pool windows pick"
     swapped = f"with {'it' if len(flipped) == 1 else 'them'} sending the gradient to the runner-up"
     if together > as_it_is / 10:

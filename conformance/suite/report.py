@@ -243,9 +243,17 @@ def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
                 how = f"the most of {runs} runs moved 1 ulp" if runs > 1 else "its initial weights moved 1 ulp"
                 point += f" (the reference against itself, {how}: {moved:.1e}; bound {epoch.bound:.1e})"
             points.append(point)
+        points += [_tie_flip_point(flip) for flip in result.detail.get("tie_flips", ())]
         case, pair = (short_case(result.case), short_pair(result.pair)) if short else (result.case, result.pair)
         lines.append(f"  {case}, {pair}: " + ", ".join(points))
     return lines
+
+
+def _tie_flip_point(flip: dict) -> str:
+    """'a tie flip at step 40: 1 max-pool window, 1.7e-04 -> 3.0e-06' (the step's difference, without and with it)."""
+    count = len(flip["windows"])
+    windows = "1 max-pool window" if count == 1 else f"{count} max-pool windows"
+    return f"a tie flip at step {flip['step']}: {windows}, {flip['difference']:.1e} -> {flip['with_the_flips']:.1e}"
 
 
 def _explanations(outcome: Outcome) -> list[str]:

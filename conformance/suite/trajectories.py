@@ -4,7 +4,9 @@ order and dropout masks, compared pair by pair.
 
 In float32 each step is also taken from the reference's parameters before it, and the reference's
 parameters are evaluated by every backend; the epoch is held to the reference's own rounding
-sensitivity, measured on perturbed runs of it (conformance.suite.tolerances says why).
+sensitivity, measured on perturbed runs of it (conformance.suite.tolerances says why). A float32
+step over the bound that a max-pool near tie, decided the other way, explains passes as a tie flip,
+recorded in the result's detail (conformance.suite.tie_flips).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from conformance.backend.registry import REFERENCE
 from conformance.data.streams import batch_bounds, dither_generator, epoch_plan, initial_parameters
 from conformance.run import layer_speeds
 from conformance.run.training import Dataset, evaluate
-from conformance.suite import tolerances
+from conformance.suite import tie_flips, tolerances
 from conformance.suite.case_data import CaseData
 from conformance.suite.matrix import TrajectoryCase
 from conformance.suite.results import Result, backend_pairs, device_for, relative_difference
@@ -37,6 +39,7 @@ class _Run:
     layer_speeds: list | None = None  # ||dC/db^l|| of each hidden layer after the first steps
     from_reference: list | None = None  # float32: each step taken from the reference's parameters before it
     correct_at_reference: dict | None = None  # float32: the counts of the reference's own parameters
+    tie_flips: dict = field(default_factory=dict)  # float32: the steps over the bound a tie flip explains, by index
 
 
 def check_trajectory(
@@ -65,6 +68,7 @@ def check_trajectory(
     if case.dtype == "float32" and REFERENCE in backends:
         for name, backend in backends.items():
             _from_reference(runs[name], runs[REFERENCE], backend, spec, params, plan, data)
+            _find_tie_flips(runs[name], runs[REFERENCE], backend, backends[REFERENCE], spec, params, plan, data)
     if case.layer_speeds:
         for name, run in runs.items():
             model = backends[name].Model(spec, run.after_step[-1], device_for(name, device))
@@ -100,6 +104,50 @@ def _from_reference(run: _Run, reference_run: _Run, backend, spec, params, plan,
         evaluated = reference_run.after_epoch if whole_epoch else reference_run.after_step[-1]
         model = backend.Model(spec, evaluated, device)
         run.correct_at_reference = correct_counts(model, spec, _evaluated_data(data, backend))
+
+
+def _find_tie_flips(run: _Run, reference_run: _Run, backend, reference, spec, params, plan, data: CaseData) -> None:
+    """The steps from the reference's parameters over the bound that a tie flip explains, into run.tie_flips.
+
+    At such a step the backend's gradient, at the reference's parameters before it, must be the
+    reference's with some of its max-pool near ties sent the other way (conformance.suite.tie_flips)
+    to the float32 gradient bound, and the backend's step the reference's step down that gradient to
+    the step bound. Only for a max-pooling net and a reference with a `ties` module (reference/ties.py).
+    """
+    ties, bound = getattr(reference, "ties", None), tolerances.STEPS[spec.training.dtype]
+    if run is reference_run or ties is None or not tie_flips.has_max_pooling(spec):
+        return
+    device, n = device_for(backend.NAME, data.device), len(data.training)
+    starts = [params] + reference_run.after_step[:-1]
+    for step, (start, stepped) in enumerate(zip(starts, run.from_reference)):
+        difference = relative_difference(stepped, reference_run.after_step[step])
+        if not difference > bound:
+            continue
+        batch = _batch(spec, data.training, plan, step)
+        theirs = backend.Model(spec, start, device).gradients(*batch, n)
+        at_reference = reference.Model(spec, start).gradients(*batch, n)
+        near = ties.near_ties(spec, start, batch[0], batch[2])
+        flipped = tie_flips.flipped_windows(ties, spec, start, batch, n, near, theirs, at_reference)
+        if not flipped.windows or flipped.together > tolerances.GRADIENT[spec.training.dtype]:
+            continue
+        expected = tie_flips.step_with(start, flipped.gradient, spec.training.eta, spec.training.dtype)
+        with_the_flips = relative_difference(stepped, expected)
+        if with_the_flips <= bound:
+            run.tie_flips[step] = {
+                "step": step + 1,
+                "windows": [tie.describe() for tie in flipped.windows],
+                "difference": difference,
+                "with_the_flips": with_the_flips,
+                "gradient": flipped.as_it_is,
+                "gradient_with_the_flips": flipped.together,
+            }
+
+
+def _batch(spec, training, plan, step: int):
+    """Mini-batch `step` (0 for the first) of the plan: (x, y, masks), x and y in float64 (a Model casts them)."""
+    one = plan.one_step(step, spec.training.batch_size)
+    x = np.asarray(training.images[one.order], dtype=np.float64)
+    return x, np.eye(spec.network.layers[-1].size)[training.labels[one.order]], one.masks
 
 
 def rounding_sensitivity(
@@ -163,17 +211,21 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
     (shown beside the reference's rounding sensitivity); and the correct counts, after the epoch
     or, for a net with dropout, after the first steps. In float32 the steps held to the bound are
     those from the reference's parameters, and the counts those of the reference's parameters; the
-    free-running ones are kept beside them, to show how the difference grows."""
+    free-running ones are kept beside them, to show how the difference grows, and a step over the
+    bound that a tie flip explains is held to the bound with the flip (`_excused_steps`)."""
     pair, run, reference_run = f"{names[0]} vs {names[1]}", runs[names[0]], runs[names[1]]
     free_running = [relative_difference(a, b) for a, b in zip(run.after_step, reference_run.after_step)]
-    detail = {"per_step": free_running}
+    detail, checked = {"per_step": free_running}, free_running
     if run.from_reference is not None:
         per_step = [relative_difference(a, b) for a, b in zip(run.from_reference, reference_run.from_reference)]
-        detail = {"per_step": per_step, "free_running": free_running}
+        detail, checked = {"per_step": per_step, "free_running": free_running}, list(per_step)
+        flips = _excused_steps(names, runs, per_step, tolerances.STEPS[case.dtype])
+        for flip in flips:
+            checked[flip["step"] - 1] = flip["with_the_flips"]
+        if flips:
+            detail["tie_flips"] = flips
     steps = f"first {len(free_running)} steps"
-    results = [
-        Result(case.name, steps, pair, case.dtype, max(detail["per_step"]), tolerances.STEPS[case.dtype], detail)
-    ]
+    results = [Result(case.name, steps, pair, case.dtype, max(checked), tolerances.STEPS[case.dtype], detail)]
     if run.layer_speeds is not None:
         speeds = {"layer_speeds": {name: runs[name].layer_speeds for name in names}}
         value = relative_difference(  # layer by layer: the worst |a - b| / |b| over the hidden layers
@@ -197,6 +249,47 @@ def _compare_runs(case: TrajectoryCase, names: tuple[str, str], runs: dict, spli
     allowed = min(int(tolerances.CORRECT_COUNT_SHARE[case.dtype] * len(evaluated[split])) for split in evaluated)
     results.append(Result(case.name, "correct counts", pair, case.dtype, max(differences), allowed, counts))
     return results
+
+
+def _excused_steps(names: tuple[str, str], runs: dict, per_step: list[float], bound: float) -> list[dict]:
+    """The steps of a pair over the bound that its backends' tie flips explain, each as
+    {"step", "windows", "difference", "with_the_flips", "gradient", "gradient_with_the_flips"} (the
+    differences of the steps, and of the gradients at the reference's parameters before them, as they
+    are and with the flips; of the larger where both backends flip).
+
+    A backend's distance from the reference at a step is 0 for the reference itself, its step against
+    the reference's step with its flips where it has a tie flip there, else its step against the
+    reference's. A step is excused where one of the pair has a tie flip and both distances are within
+    the bound; "with_the_flips" is the larger distance.
+    """
+    excused = []
+    for step, difference in enumerate(per_step):
+        flips = [runs[name].tie_flips[step] for name in names if step in runs[name].tie_flips]
+        if not difference > bound or not flips:
+            continue
+        with_the_flips = max(_distance_with_flips(runs, name, step) for name in names)
+        if with_the_flips <= bound:
+            excused.append(
+                {
+                    "step": step + 1,
+                    "windows": [window for flip in flips for window in flip["windows"]],
+                    "difference": difference,
+                    "with_the_flips": with_the_flips,
+                    "gradient": max(flip["gradient"] for flip in flips),
+                    "gradient_with_the_flips": max(flip["gradient_with_the_flips"] for flip in flips),
+                }
+            )
+    return excused
+
+
+def _distance_with_flips(runs: dict, name: str, step: int) -> float:
+    """How far backend `name`'s step from the reference's parameters is from the reference's, its tie flips
+    (if any at that step) taken as the reference's own."""
+    if name == REFERENCE:
+        return 0.0
+    if step in runs[name].tie_flips:
+        return runs[name].tie_flips[step]["with_the_flips"]
+    return relative_difference(runs[name].from_reference[step], runs[REFERENCE].from_reference[step])
 
 
 def _run(backend, spec, params, plan, data: CaseData, device, steps, whole_epoch) -> _Run:
