@@ -69,14 +69,18 @@ def near_ties(spec, params, x, masks) -> list[NearTie]:
     return found
 
 
-def gradients_with_swapped(spec, params, x, y, masks, n: int, ties: list[NearTie]):
+def gradients_with_swapped(spec, params, x, y, masks, n: int, ties: list[NearTie], equal: list[NearTie] = ()):
     """The reference's gradient of the batch's regularised cost (in the spec's dtype) with each of `ties`
-    sending its window's gradient to its second largest entry instead of its largest."""
+    sending its window's gradient to its second largest entry instead of its largest, and each of `equal`
+    taking its two largest entries as equal (as another order of sums can round them): its gradient then
+    goes where the layer's `ties` sends a tied maximum's (to both with "all", the first in row-major
+    order with "first")."""
     network = Network(spec.network)
     for index, layer in enumerate(network.layers):
         swapped = [tie for tie in ties if tie.layer == index + 1]
-        if swapped:
-            layer.pool = _SwappedPool(layer.pool, swapped)
+        tied = [tie for tie in equal if tie.layer == index + 1]
+        if swapped or tied:
+            layer.pool = _SwappedPool(layer.pool, swapped, tied)
     params, x = _in_dtype(spec, params, x)
     return gradients(network, spec.training, params, x, np.asarray(y, dtype=x.dtype), masks, n)
 
@@ -89,10 +93,11 @@ def _in_dtype(spec, params, x):
 
 class _SwappedPool:
     """A max-pool whose forward pass is the pool's own and whose backward pass sees, in each tie's window,
-    the two largest entries exchanged: the maximum's value is the same, its place the runner-up's."""
+    the two largest entries exchanged: the maximum's value is the same, its place the runner-up's; and in
+    each of `equal`'s, the runner-up raised to the maximum."""
 
-    def __init__(self, pool, ties: list[NearTie]):
-        self.pool, self.ties = pool, ties
+    def __init__(self, pool, ties: list[NearTie], equal: list[NearTie] = ()):
+        self.pool, self.ties, self.equal = pool, ties, equal
 
     def fn(self, u):
         return self.pool.fn(u)
@@ -103,6 +108,9 @@ class _SwappedPool:
         for tie in self.ties:
             a, b = (_entry(tie, place, size) for place in (tie.first, tie.second))
             u[a], u[b] = u[b], u[a]
+        for tie in self.equal:
+            a, b = (_entry(tie, place, size) for place in (tie.first, tie.second))
+            u[b] = u[a]
         return self.pool.backward(u, pooled, grad)
 
 

@@ -1,9 +1,10 @@
 """A port that is the reference, except that it decides every max-pool near tie the other way.
 
 At each step it sends the gradient of each of the reference's near-tied windows (reference/ties.py)
-to the window's runner-up, as a convolution that sums in another order may: a tie flip, rounding and
-not an error. `STEP_FACTOR` (1 here) scales its whole step; tests set it to plant a real error
-beside the tie flips, which the steps' check must still fail.
+to the window's runner-up, or with `EQUAL` takes the two largest entries as equal (the gradient to
+both, with ch6-conv2-relu's ties = "all"), as a convolution that sums in another order may: a tie
+flip, rounding and not an error. `STEP_FACTOR` (1 here) scales its whole step; tests set it to plant
+a real error beside the tie flips, which the steps' check must still fail.
 """
 
 import numpy as np
@@ -15,13 +16,16 @@ from reference.ties import gradients_with_swapped, near_ties
 
 NAME = "tieflip"
 STEP_FACTOR = 1.0
+EQUAL = False  # the near ties' two largest entries rounded equal, not the runner-up on top
 
 
 class Model(reference.Model):
     def gradients(self, x, y, masks, n):
         """The reference's gradient with every near tie of the batch sent the other way."""
         params = self.parameters()
-        return gradients_with_swapped(self.spec, params, x, y, masks, n, near_ties(self.spec, params, x, masks))
+        near = near_ties(self.spec, params, x, masks)
+        swapped, equal = ([], near) if EQUAL else (near, [])
+        return gradients_with_swapped(self.spec, params, x, y, masks, n, swapped, equal)
 
     def train_epoch(self, data, plan, eta, on_step=None):
         """SGD down that gradient: W <- W - eta dC/dW, b <- b - eta dC/db (weight decay is inside dC/dW)."""

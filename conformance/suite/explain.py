@@ -375,7 +375,7 @@ def _parting_step(free_running: list[float], dtype: str) -> int | None:
 
 
 def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch, n, near) -> list[str]:
-    """The near ties that, sent the other way, bring the reference's gradient closer to `theirs`
+    """The near ties that, decided the other way, bring the reference's gradient closer to `theirs`
     (conformance.suite.tie_flips), and how close all of them together bring it."""
     as_it_is = relative_difference(theirs, at_reference)
     if as_it_is <= tolerances.STEPS[spec.training.dtype]:
@@ -385,11 +385,11 @@ def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch
     if not flipped:
         unexplained = (
             f"-> from the reference's parameters before step {step}, {name}'s gradient differs from {REFERENCE}'s "
-            f"by {as_it_is:.1e}, and no near tie sent the other way explains it: not a tie flip"
+            f"by {as_it_is:.1e}, and no near tie decided the other way explains it: not a tie flip"
         )
         return [unexplained]
-    windows = "1 max-pool window picks" if len(flipped) == 1 else f"{len(flipped)} max-pool windows pick"
-    swapped = f"with {'it' if len(flipped) == 1 else 'them'} sending the gradient to the runner-up"
+    windows = "1 max-pool window" if len(flipped) == 1 else f"{len(flipped)} max-pool windows"
+    swapped = f"with {'it' if len(flipped) == 1 else 'them'} decided so"
     if together > as_it_is / 10:
         verdict = (
             f"-> {swapped}, the reference's gradient comes to {together:.1e} of {name}'s ({as_it_is:.1e} as it "
@@ -402,8 +402,8 @@ def _flipped_windows(name, step, theirs, at_reference, ties, spec, params, batch
             "training amplifies it from there"
         )
     return [
-        f"step {step}: {windows} another maximum in {name} than in {REFERENCE}:",
-        *(f"  {tie.describe()}" for tie in flipped),
+        f"step {step}: {name} decides {windows} otherwise than {REFERENCE}:",
+        *(f"  {window}" for window in found.describe()),
         verdict,
     ]
 

@@ -2,11 +2,12 @@
 
 In float32 a max-pool window whose two largest entries are a few ulps apart can have its maximum
 decided by the order in which a convolution sums (conformance/suite/tolerances.py): a backend that
-sums in another order sends the window's gradient to another place. The reference's optional `ties`
-module (reference/ties.py) lists such windows and gives the reference's gradient with any of them sent
-the other way. The windows that explain another backend's gradient are those that, sent the other way
-together, bring the reference's gradient to it, none of them idle: the reference's gradient had it
-decided those ties as the other backend did.
+sums in another order puts the runner-up on top, or rounds the two equal (and where the layer's
+`ties` is "all", a tied maximum's gradient goes to both). The reference's optional `ties` module
+(reference/ties.py) lists such windows and gives the reference's gradient with any of them decided
+either way. The windows that explain another backend's gradient are those whose decisions, taken
+together, bring the reference's gradient to it: the reference's gradient had it decided those ties
+as the other backend did.
 
 `nndl conform --explain` names them; the float32 steps taken from the reference's parameters
 (conformance/suite/trajectories.py) pass a step over the bound that they explain, and record it.
@@ -20,17 +21,24 @@ import numpy as np
 
 from conformance.suite.results import relative_difference
 
-HALVES = 2  # the windows explain a difference if, sent the other way together, they divide it at least by this
+HALVES = 2  # the windows explain a difference if, decided the other way, they divide it at least by this
+PASSES = 3  # at most this many passes over the near ties, each tie's decision tried with the others' as found
+DECISIONS = ("runner-up", "equal")  # the other way: the runner-up on top, or the two largest rounded equal
 
 
 @dataclass(frozen=True)
 class Flipped:
-    """The near ties that bring the reference's gradient closer to another backend's, and how close."""
+    """The near ties whose other decision brings the reference's gradient closer to another backend's."""
 
-    windows: list  # the reference's NearTies that, sent the other way together, at least halve the difference
+    windows: dict  # NearTie -> its decision ("runner-up" or "equal"), together at least halving the difference
     as_it_is: float  # the other backend's gradient against the reference's, relative
-    together: float  # the same, with every window of `windows` sent the other way (as_it_is if there is none)
-    gradient: list | None  # the reference's gradient with them sent the other way (None if there is none)
+    together: float  # the same, with every window of `windows` decided so (as_it_is if there is none)
+    gradient: list | None  # the reference's gradient with them decided so (None if there is none)
+
+    def describe(self) -> list[str]:
+        """Each window, where it is and how it was decided."""
+        how = {"runner-up": "its runner-up on top", "equal": "its two largest entries equal"}
+        return [f"{tie.describe()}; {how[decision]}" for tie, decision in self.windows.items()]
 
 
 def has_max_pooling(spec) -> bool:
@@ -39,28 +47,38 @@ def has_max_pooling(spec) -> bool:
 
 
 def flipped_windows(ties, spec, params, batch, n: int, near: list, theirs, at_reference) -> Flipped:
-    """Which of the `near` ties (`ties.near_ties` at `params` on `batch` = (x, y, masks)), sent the other
+    """Which of the `near` ties (`ties.near_ties` at `params` on `batch` = (x, y, masks)), decided another
     way, turn the reference's gradient `at_reference` towards `theirs`, and how close they do.
     `ties` is the reference's ties module; n the training set's size (lambda / n).
 
-    Every near tie is sent the other way, then each in turn is sent back if that leaves the gradient
-    no farther from `theirs`: what remains are the windows the other backend decided the other way.
-    One at a time would miss them where several windows share the difference, none of them half of it.
+    A near tie can go the other way in two ways: another order of sums puts the runner-up on top, or
+    rounds the two equal (where the layer sends a tied maximum's gradient to every maximum, that is the
+    gradient to both). Each near tie in turn takes the decision that brings the gradient nearest to
+    `theirs`, the others' as found so far, until a pass changes none: one at a time from the reference's
+    would miss windows that share the difference, none of them half of it.
     """
     as_it_is = relative_difference(theirs, at_reference)
 
-    def distance(windows):
-        return relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, windows))
+    def distance(decided):
+        swapped = [tie for tie, how in decided.items() if how == "runner-up"]
+        equal = [tie for tie, how in decided.items() if how == "equal"]
+        return relative_difference(theirs, ties.gradients_with_swapped(spec, params, *batch, n, swapped, equal))
 
-    windows, together = list(near), distance(near)
-    for tie in near:
-        without = [other for other in windows if other is not tie]
-        sent_back = distance(without)
-        if sent_back <= together:
-            windows, together = without, sent_back
-    if not windows or together >= as_it_is / HALVES:
-        return Flipped([], as_it_is, as_it_is, None)
-    return Flipped(windows, as_it_is, together, ties.gradients_with_swapped(spec, params, *batch, n, windows))
+    decided, together = {}, as_it_is
+    for _ in range(PASSES):
+        changed = False
+        for tie in near:
+            others = {other: how for other, how in decided.items() if other is not tie}
+            for trial in [others, *({**others, tie: how} for how in DECISIONS)]:
+                if trial != decided and (found := distance(trial)) < together:
+                    decided, together, changed = trial, found, True
+        if not changed:
+            break
+    if not decided or together >= as_it_is / HALVES:
+        return Flipped({}, as_it_is, as_it_is, None)
+    swapped = [tie for tie, how in decided.items() if how == "runner-up"]
+    equal = [tie for tie, how in decided.items() if how == "equal"]
+    return Flipped(decided, as_it_is, together, ties.gradients_with_swapped(spec, params, *batch, n, swapped, equal))
 
 
 def step_with(params, gradient, eta: float, dtype) -> list:

@@ -110,7 +110,7 @@ def _find_tie_flips(run: _Run, reference_run: _Run, backend, reference, spec, pa
     """The steps from the reference's parameters over the bound that a tie flip explains, into run.tie_flips.
 
     At such a step the backend's gradient, at the reference's parameters before it, must be the
-    reference's with some of its max-pool near ties sent the other way (conformance.suite.tie_flips)
+    reference's with some of its max-pool near ties decided the other way (conformance.suite.tie_flips)
     to the float32 gradient bound, and the backend's step the reference's step down that gradient to
     the step bound. Only for a max-pooling net and a reference with a `ties` module (reference/ties.py).
     """
@@ -135,7 +135,7 @@ def _find_tie_flips(run: _Run, reference_run: _Run, backend, reference, spec, pa
         if with_the_flips <= bound:
             run.tie_flips[step] = {
                 "step": step + 1,
-                "windows": [tie.describe() for tie in flipped.windows],
+                "windows": flipped.describe(),
                 "difference": difference,
                 "with_the_flips": with_the_flips,
                 "gradient": flipped.as_it_is,
