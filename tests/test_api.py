@@ -86,9 +86,9 @@ def test_evaluate_checkpoint_gives_what_nndl_evaluate_prints(nndl, mnist_path, t
 
 
 def test_conform_returns_the_results_as_data(mnist_path):
-    outcome = conformance.conform(["numpy"], case_filter="perceptron", data=mnist_path)
-    assert outcome.backends == ["numpy"] and outcome.results and not outcome.failures
-    assert {result.passed for result in outcome.results} == {True}
+    outcome = conformance.conform(["numpy", "tests.toy_backend"], case_filter="grad sigmoidx1 ", data=mnist_path)
+    assert outcome.backends == ["numpy", "toy"] and outcome.conforms and not outcome.failures
+    assert {result.passed for result in outcome.ran} == {True} and len(outcome.ran) == 3  # f64, f32, numpy vs fd
 
 
 def test_the_lessons_are_listed_in_the_order_nndl_lesson_lists_them(nndl):
