@@ -15,10 +15,9 @@ from conformance.suite.explain import (
     array_differences,
     explain_failures,
     gradient_culprit,
-    step_findings,
-    step_terms,
 )
 from conformance.suite.results import Result
+from conformance.suite.step_terms import step_findings, step_terms
 from tests.cli_support import read_json
 
 pytestmark = pytest.mark.usefixtures("quick_mnist")  # the session's MNIST, read once
