@@ -6,19 +6,15 @@ the reference's), and so is the rest of the step. It is the reference's epoch lo
 change. `nndl conform --explain` must name L2's weight decay with the wrong sign.
 """
 
-import numpy as np
-
-import reference
 from conformance.backend.contract import BACKEND_ROW, BenchRow
-from conformance.data.streams import batch_bounds
 from reference import COMPILES, DEVICES, FRAMEWORKS, asarray, resolve_device, synchronize  # noqa: F401 (the contract's)
-from reference.network import backprop
+from tests.broken_step_support import with_step
 from tests.toy_backend import model_row
 
 NAME = "l2signbug"
 
 
-def sgd_step(training, params, grads, eta, n):
+def sgd_step(training, params, grads, eta, n, m):
     """The reference's sgd_step, with the weight decay's sign turned."""
     for (w, b), (grad_w, grad_b) in zip(params, grads):
         w *= 1.0 + eta * training.lmbda / n  # the bug: + where the book has -
@@ -26,19 +22,7 @@ def sgd_step(training, params, grads, eta, n):
         b -= eta * grad_b
 
 
-class Model(reference.Model):
-    def train_epoch(self, data, plan, eta, on_step=None):
-        """The reference's epoch, with the step above."""
-        training, masks = self.spec.training, [None] * len(self.params)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start, stop in batch_bounds(len(plan.order), training.batch_size):
-                batch = plan.order[start:stop]
-                if self.spec.network.has_dropout:
-                    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
-                grads = backprop(self.network, self.params, data.x[batch], data.y[batch], masks)
-                sgd_step(training, self.params, grads, eta, len(data.x))
-                if on_step is not None:
-                    on_step()
+Model = with_step(sgd_step)
 
 
 def bench_rows(spec, training_split, device):
