@@ -20,7 +20,13 @@ import importlib.util
 import re
 
 from conformance.backend.contract import check_backend, with_defaults
-from conformance.spec.errors import BackendContractError, BackendImportError, BackendNotInstalledError, NndlError
+from conformance.spec.errors import (
+    BackendContractError,
+    BackendImportError,
+    BackendNotInstalledError,
+    NndlError,
+    one_line,
+)
 
 REFERENCE = "numpy"  # the backend every other one is compared with; it runs on the CPU
 BUILT_IN = {"numpy": "reference", "torch": "torch_impl", "jax": "jax_impl"}  # backend name -> its package
@@ -68,9 +74,9 @@ def load_backend(name: str):
         if name in BUILT_IN:
             install = f"install it with: pip install 'nndl[{name}]'"
             raise BackendNotInstalledError(f"the {name} backend is not installed ({error}); {install}") from None
-        raise BackendImportError(f"the backend {name!r} cannot be imported: {_one_line(error)}") from None
+        raise BackendImportError(f"the backend {name!r} cannot be imported: {one_line(error)}") from None
     except Exception as error:  # noqa: BLE001 (a port's module that fails as it loads: a SyntaxError, a NameError, ...
-        raise BackendImportError(f"the backend {name!r} cannot be imported: {_one_line(error)}") from None
+        raise BackendImportError(f"the backend {name!r} cannot be imported: {one_line(error)}") from None
     check_backend(backend, module)
     _check_name(backend.NAME, name, module, modules)
     return with_defaults(backend)
@@ -90,11 +96,6 @@ def _check_name(own: str, name: str, module: str, modules: dict[str, str]) -> No
         )
     if name in modules and own != name:
         raise BackendContractError(f"{module} is registered as the {name} backend, but its NAME is {own!r}")
-
-
-def _one_line(error: BaseException) -> str:
-    """'ModuleNotFoundError: No module named 'nmupy'' on one line."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def devices() -> list[str]:

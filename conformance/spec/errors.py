@@ -54,3 +54,9 @@ class PortError(NndlError):
     def __init__(self, backend: str, method: str, problem: str):
         self.backend, self.method, self.problem = backend, method, problem
         super().__init__(f"the {backend} backend's {method} {problem}")
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line of a message: "ModuleNotFoundError: No module named 'nmupy'"."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance.backend.registry import REFERENCE
-from conformance.data.streams import batch_bounds, epoch_plan, initial_parameters
+from conformance.data.streams import epoch_plan, initial_parameters
 from conformance.suite import tie_flips, tolerances
 from conformance.suite.case_data import CaseData
-from conformance.suite.gradients import FINITE_DIFFERENCES, first_batch, gradient_check_parameters
+from conformance.suite.gradients import FINITE_DIFFERENCES, first_batch, gradient_check_parameters, step_batch
 from conformance.suite.matrix import GRADIENT_TRAINING_SIZE
 from conformance.suite.perceptrons import PERCEPTRON_OUTPUTS
 from conformance.suite.results import Result, device_for, relative_difference
@@ -306,16 +306,11 @@ def _training_split(spec, splits: dict):
 def _reference_before(step: int, spec, data: CaseData, reference, seed: int):
     """The reference's parameters before `step` (1 for the first) of its run, and that step's batch:
     (params, (x, y, masks)), x and y in float64 (a Model casts them to its dtype)."""
-    training, n_classes = data.training, spec.network.layers[-1].size
-    plan, batch_size = epoch_plan(spec, len(training), 1, seed), spec.training.batch_size
+    plan, batch_size = epoch_plan(spec, len(data.training), 1, seed), spec.training.batch_size
     model = reference.Model(spec, initial_parameters(spec.network, seed))
     for earlier in range(step - 1):
         model.train_epoch(data.dataset(reference), plan.one_step(earlier, batch_size), spec.training.eta)
-    start, stop = batch_bounds(len(plan.order), batch_size)[step - 1]
-    rows = plan.order[start:stop]
-    x, y = np.asarray(training.images[rows], dtype=np.float64), np.eye(n_classes)[training.labels[rows]]
-    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
-    return model.parameters(), (x, y, masks)
+    return model.parameters(), step_batch(spec, data.training, plan, step - 1)
 
 
 def tie_flip_lines(

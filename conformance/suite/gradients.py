@@ -63,12 +63,14 @@ def gradient_check_parameters(reference, spec, data: CaseData, seed):
 
 def first_batch(spec, split, seed):
     """The first mini-batch of epoch 1 from the shared streams: float64 inputs, one-hot outputs, masks."""
-    plan = epoch_plan(spec, len(split), 1, seed)
-    rows = plan.order[: spec.training.batch_size]
-    x = np.asarray(split.images[rows], dtype=np.float64)
-    y = np.eye(spec.network.layers[-1].size)[split.labels[rows]]
-    masks = [None if mask is None else mask[: len(rows)] for mask in plan.masks]
-    return x, y, masks
+    return step_batch(spec, split, epoch_plan(spec, len(split), 1, seed), 0)
+
+
+def step_batch(spec, split, plan, step: int):
+    """Mini-batch `step` (0 for the first) of the plan: (x, y, masks), x and y in float64 (a Model casts them)."""
+    one = plan.one_step(step, spec.training.batch_size)
+    x = np.asarray(split.images[one.order], dtype=np.float64)
+    return x, np.eye(spec.network.layers[-1].size)[split.labels[one.order]], one.masks
 
 
 def _against_finite_differences(case, spec, reference, params, x, y, masks, n, grads, seed) -> Result:

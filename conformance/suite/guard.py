@@ -23,7 +23,7 @@ import types
 from contextlib import contextmanager
 
 from conformance.backend.contract import Unsupported
-from conformance.spec.errors import NndlError, PortError
+from conformance.spec.errors import NndlError, PortError, one_line
 
 
 class Declined(Exception):
@@ -130,7 +130,5 @@ class _GuardedObject:
 
 
 def _one_line(error: BaseException) -> str:
-    """'ValueError: shapes (30,784) and (10,1) not aligned' on one line; a NotImplementedError says it is unwritten."""
-    text = " ".join(str(error).split())
-    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return line + (" (a function not written yet)" if isinstance(error, NotImplementedError) else "")
+    """The exception on one line; a NotImplementedError says it is a function not written yet."""
+    return one_line(error) + (" (a function not written yet)" if isinstance(error, NotImplementedError) else "")

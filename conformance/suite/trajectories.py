@@ -22,6 +22,7 @@ from conformance.run import layer_speeds
 from conformance.run.training import Dataset, evaluate
 from conformance.suite import tie_flips, tolerances
 from conformance.suite.case_data import CaseData
+from conformance.suite.gradients import step_batch
 from conformance.suite.matrix import TrajectoryCase
 from conformance.suite.results import Result, backend_pairs, device_for, relative_difference
 
@@ -123,7 +124,7 @@ def _find_tie_flips(run: _Run, reference_run: _Run, backend, reference, spec, pa
         difference = relative_difference(stepped, reference_run.after_step[step])
         if not difference > bound:
             continue
-        batch = _batch(spec, data.training, plan, step)
+        batch = step_batch(spec, data.training, plan, step)
         theirs = backend.Model(spec, start, device).gradients(*batch, n)
         at_reference = reference.Model(spec, start).gradients(*batch, n)
         near = ties.near_ties(spec, start, batch[0], batch[2])
@@ -141,13 +142,6 @@ def _find_tie_flips(run: _Run, reference_run: _Run, backend, reference, spec, pa
                 "gradient": flipped.as_it_is,
                 "gradient_with_the_flips": flipped.together,
             }
-
-
-def _batch(spec, training, plan, step: int):
-    """Mini-batch `step` (0 for the first) of the plan: (x, y, masks), x and y in float64 (a Model casts them)."""
-    one = plan.one_step(step, spec.training.batch_size)
-    x = np.asarray(training.images[one.order], dtype=np.float64)
-    return x, np.eye(spec.network.layers[-1].size)[training.labels[one.order]], one.masks
 
 
 def rounding_sensitivity(
