@@ -1,4 +1,4 @@
-"""The `nndl` command: data, presets, train, evaluate, ensemble, conform, bench, lesson.
+"""The `nndl` command: data, presets, train, evaluate, ensemble, conform, bench, lesson, exercise.
 
 One module per command, each with its arguments beside it (`add_parser`) and a `run(args)` that
 parses nothing, calls the function that does the work, and prints; the options several commands
@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from conformance.cli import bench, conform, data, ensemble, evaluate, lesson, reproduce, train
+from conformance.cli import bench, conform, data, ensemble, evaluate, exercise, lesson, reproduce, train
 from conformance.spec.errors import NndlError
 
 
@@ -54,4 +54,5 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_parser(commands)
     bench.add_parser(commands)
     lesson.add_parser(commands)
+    exercise.add_parser(commands)
     return parser
