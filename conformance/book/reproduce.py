@@ -8,11 +8,20 @@ It writes, in its folder:
 - runs/PRESET-seedS.json, each run as `nndl train --json` writes it. A run whose file is
   there already (same spec, backend and seed) is read, not trained again, so a reproduction
   that was stopped goes on where it was.
+- RUNS_DIR/PRESET-seedS/last.npz (RUNS_DIR is runs/ unless given), each run's state after its
+  last complete epoch (conformance/run/resume.py): a run stopped part-way, or whose worker died,
+  goes on from there, and ends bitwise as the run left alone.
 - PRESET.json and PRESET.md: the book's figure, ours (the best run), the difference, the mean
   and the spread.
 
+Each run is one call of `train_seed`, a module-level function, so that a sweep can run the
+runs as tasks on a Dask cluster (conformance/cluster): the workers train, and only this module,
+in the client, writes the files.
+
 The README's results table is made from the PRESET.json files (`results_table`), between two
-marker comments (`update_readme`), never typed by hand.
+marker comments (`update_readme`), never typed by hand. A reproduction whose epochs or training
+images are not the preset's (`nndl reproduce --epochs 5`) is not the book's protocol: its
+PRESET.json says so (`changes_from_preset`), and the table refuses it.
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.run.resume import STATE_FILE, load_run
 from conformance.run.session import TrainedRun, train
+from conformance.run.training import History
 from conformance.spec.errors import NndlError
 from conformance.spec.files import write_atomically
-from conformance.spec.presets import preset_names
+from conformance.spec.presets import load_preset, preset_names
 from conformance.spec.spec import Spec
 
 TABLE_BEGIN = "<!-- nndl reproduce: begin (generated from results/*.json; do not edit) -->"
@@ -50,6 +61,56 @@ def book_metric(spec: Spec, run: dict) -> float:
 def run_record(trained: TrainedRun) -> dict:
     """One run as `nndl train --json` writes it (shared streams, from the seed's initial draw)."""
     return {**trained.record(), "start": f"initial parameters of seed {trained.settings['seed']}"}
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """What one call of `train_seed` hands back to the client."""
+
+    record: dict  # the run as `nndl train --json` writes it
+    resumed_after: int | None  # the last epoch its folder held when the call began (None: none, it began at the seed)
+
+
+def train_seed(spec: Spec, backend: str, device: str, seed: int, data, folder, progress=None) -> SeedRun:
+    """The run of `seed` (shared streams), saved in `folder` after every epoch; a run saved there
+    already goes on from its last complete epoch. `data`: the splits, or the MNIST file to read
+    them from (None: $NNDL_DATA, the cache or a download). `progress`: called with one line per epoch."""
+    folder = Path(folder)
+    resumed_after = load_run(folder).last_saved_epoch if (folder / STATE_FILE).exists() else None
+    trained = train(
+        spec,
+        backend,
+        seed=seed,
+        rng="shared",
+        device=device,
+        data=data,
+        checkpoint_dir=folder,
+        resume=resumed_after is not None,
+        on_epoch=_epoch_line(progress, spec.training.epochs) if progress else None,
+    )
+    return SeedRun(run_record(trained), resumed_after)
+
+
+def _epoch_line(progress, epochs: int):
+    def say(history: History, model) -> None:
+        record = history.records[-1]
+        progress(
+            f"epoch {record.epoch}/{epochs}, validation accuracy {100 * record.validation_accuracy:.2f}%, "
+            f"test accuracy {100 * record.test_accuracy:.2f}%"
+        )
+
+    return say
+
+
+def changes_from_preset(spec: Spec) -> list[str]:
+    """What makes a reproduction of a preset shorter than the book's protocol: its epochs and its
+    training images, where they are not the preset's ([] for a spec that is not a preset)."""
+    if spec.name not in preset_names():
+        return []
+    preset = load_preset(spec.name)
+    ours = {"epochs": spec.training.epochs, "train_size": spec.data.train_size}
+    theirs = {"epochs": preset.training.epochs, "train_size": preset.data.train_size}
+    return [f"{key} {ours[key]} (the preset's {theirs[key]})" for key in ours if ours[key] != theirs[key]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +157,7 @@ class Reproduction:
             "best_seed": self.best_seed,
             "mean": self.mean,
             "spread": self.spread,
+            "changes_from_preset": changes_from_preset(self.spec),
             "runs": [
                 {"seed": seed, "figure": figure, "ran_on": ran_on}
                 for seed, figure, ran_on in itertools.zip_longest(self.seeds, self.figures, self.ran_on)
@@ -103,16 +165,55 @@ class Reproduction:
         }
 
 
-def reproduce(spec: Spec, backend: str, device: str, splits: dict, seeds: list[int], folder: Path, log) -> Reproduction:
-    """Train (or read back) one run per seed, and write PRESET.json and PRESET.md in `folder`."""
+def reproduce(
+    spec: Spec,
+    backend: str,
+    device: str,
+    data,
+    seeds: list[int],
+    folder: Path,
+    log,
+    runs_dir: Path | None = None,
+    map_runs=None,
+) -> Reproduction:
+    """Train (or read back) one run per seed, and write PRESET.json and PRESET.md in `folder`.
+
+    `data`: the splits, or the MNIST file the runs read (None: $NNDL_DATA, the cache or a download).
+    Each run trains in runs_dir/PRESET-seedS (runs_dir: folder/runs unless given). `map_runs` (a
+    sweep's map, conformance/cluster/sweep.py) trains the runs still to train; without it they train
+    here, one after another. A run that fails fails the reproduction, after the others are written.
+    """
     if spec.book is None:
         raise NndlError(f"{spec.name}: the spec has no [book] figure to reproduce")
-    figures, ran_on = [], []
-    for seed in seeds:
-        run = _run(spec, backend, device, splits, seed, folder / "runs" / f"{spec.name}-seed{seed}.json", log)
-        figures.append(book_metric(spec, run))
-        ran_on.append(run.get("ran_on"))  # runs recorded before records said what they ran on have none
-        log(f"{spec.name} seed {seed}: {figures[-1]:.2f}% ({METRIC_NAMES[spec.book.metric]})")
+    runs_dir = folder / "runs" if runs_dir is None else runs_dir
+    paths = {seed: folder / "runs" / f"{spec.name}-seed{seed}.json" for seed in seeds}
+    runs = {seed: _saved(spec, backend, seed, paths[seed], log) for seed in seeds if paths[seed].exists()}
+    to_train = [seed for seed in seeds if seed not in runs]
+    for seed in to_train:
+        log(f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend}) in {runs_dir}")
+    arguments = [(spec, backend, device, seed, data, runs_dir / f"{spec.name}-seed{seed}") for seed in to_train]
+    failures = []
+    for seed, (run, error) in zip(
+        to_train, _train_runs(arguments, [f"{spec.name} seed {seed}" for seed in to_train], device, map_runs)
+    ):
+        if error is not None:
+            failures.append(f"seed {seed}: {error}")
+            continue
+        if run.resumed_after is not None:
+            log(f"{spec.name} seed {seed}: went on after epoch {run.resumed_after}, saved in {runs_dir}")
+        _write(paths[seed], json.dumps(run.record, indent=2))
+        runs[seed] = run.record
+    if failures:
+        raise NndlError(
+            f"{spec.name}: {len(failures)} of {len(seeds)} runs failed ({'; '.join(failures)}); "
+            "the others are saved, and the same command goes on with them"
+        )
+    figures = [book_metric(spec, runs[seed]) for seed in seeds]
+    for seed, figure in zip(seeds, figures):
+        log(f"{spec.name} seed {seed}: {figure:.2f}% ({METRIC_NAMES[spec.book.metric]})")
+    ran_on = [
+        runs[seed].get("ran_on") for seed in seeds
+    ]  # runs recorded before records said what they ran on have none
     result = Reproduction(spec, backend, device, seeds, figures, ran_on)
     summary = result.to_dict()
     _write(folder / f"{spec.name}.json", json.dumps(summary, indent=2) + "\n")
@@ -120,17 +221,21 @@ def reproduce(spec: Spec, backend: str, device: str, splits: dict, seeds: list[i
     return result
 
 
-def _run(spec: Spec, backend: str, device: str, splits: dict, seed: int, path: Path, log) -> dict:
-    """The run of `seed`: read from `path` if a finished run of this spec, backend and seed is there, else trained."""
-    if path.exists():
-        run = json.loads(path.read_text())
-        if run["spec"] != spec.to_dict() or run["backend"] != backend or run["seed"] != seed:
-            raise NndlError(f"{path} holds another run (its spec, backend or seed differ); move it away first")
-        log(f"{spec.name} seed {seed}: read from {path}")
-        return run
-    log(f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend})")
-    run = run_record(train(spec, backend, seed=seed, rng="shared", device=device, data=splits))
-    _write(path, json.dumps(run, indent=2))
+def _train_runs(arguments: list[tuple], names: list[str], device: str, map_runs) -> list[tuple]:
+    """(SeedRun, None) or (None, the error in one line) for each run: trained by `map_runs`, else here."""
+    if map_runs is None:
+        return [(train_seed(*each), None) for each in arguments]
+    resources = {"GPU": 1} if device.startswith("cuda") else None  # a CPU run needs no worker resource
+    results = map_runs(train_seed, arguments, names, resources=resources, progress=True)
+    return [(result.value, result.error) for result in results]
+
+
+def _saved(spec: Spec, backend: str, seed: int, path: Path, log) -> dict:
+    """The finished run of `seed` saved at `path`, if it is a run of this spec, backend and seed."""
+    run = json.loads(path.read_text())
+    if run["spec"] != spec.to_dict() or run["backend"] != backend or run["seed"] != seed:
+        raise NndlError(f"{path} holds another run (its spec, backend or seed differ); move it away first")
+    log(f"{spec.name} seed {seed}: read from {path}")
     return run
 
 
@@ -174,6 +279,11 @@ def results_table(folder: Path) -> str:
     ]
     for path in paths:
         summary = json.loads(path.read_text())
+        if summary.get("changes_from_preset"):
+            raise NndlError(
+                f"{path} is not the book's protocol ({', '.join(summary['changes_from_preset'])}): "
+                "it stays out of the results table; move it away"
+            )
         lines.append(
             f"| `{summary['preset']}` | {summary['net']} | {summary['book']:.2f}% {METRIC_NAMES[summary['metric']]} "
             f"| **{summary['ours']:.2f}%** | {summary['difference']:+.2f} | {summary['mean']:.2f}% "

@@ -1,0 +1,54 @@
+"""What a sweep's workers run: each task's call, the progress lines it sends back, and the threads a
+local cluster's workers compute with.
+
+A task is `run_task(function, name, arguments, topic)`: the function is pickled by reference (an
+importable module-level function), so every worker imports nndl's own code for it. Progress goes
+back to the client as Dask events on the sweep's own topic (Worker.log_event, Client.subscribe_topic),
+so that the client, never a worker, prints and writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from conformance.spec.errors import NndlError, one_line
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# XLA's CPU client computes one operation with one thread under these flags (jax reads them at import)
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+class TaskFailed(Exception):
+    """A task's error as one line, raised on the worker in place of the original: it pickles whatever
+    the original was (some of nndl's errors take other arguments than their message)."""
+
+
+def run_task(function, name: str, arguments: tuple, topic: str | None):
+    """Call `function(*arguments)` on a worker; with a `topic`, it gets `progress=` a callable that sends
+    one line of text back to the client under that topic."""
+    keywords = {"progress": functools.partial(send_progress, topic, name)} if topic else {}
+    try:
+        return function(*arguments, **keywords)
+    except NndlError as error:
+        raise TaskFailed(str(error)) from None
+    except Exception as error:  # noqa: BLE001 (a worker's exception reaches the user as one line, like any other)
+        raise TaskFailed(one_line(error)) from None
+
+
+def send_progress(topic: str, name: str, line: str) -> None:
+    from distributed import get_worker
+
+    get_worker().log_event(topic, {"run": name, "line": line})
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    """The environment of a local cluster's worker processes: BLAS (OpenMP, OpenBLAS, MKL) and torch
+    with `threads` threads (torch reads OMP_NUM_THREADS when it is imported), and with one thread XLA too.
+
+    XLA has no flag for a thread count other than one; with more, it uses every core it sees.
+    """
+    environment = {name: str(threads) for name in THREAD_VARIABLES}
+    if threads == 1:
+        environment["XLA_FLAGS"] = " ".join(flag for flag in (os.environ.get("XLA_FLAGS"), XLA_ONE_THREAD) if flag)
+    return environment
