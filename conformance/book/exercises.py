@@ -97,20 +97,172 @@ def delta(z, a, y):
 
 def _cost_exercise(name, title, chapter, problem, lesson, cost, cost_class, equation, cases) -> Exercise:
     fields = {"name": name, "title": title, "chapter": chapter, "problem": problem, "function": "delta"}
-    return Exercise(
-        name,
-        title,
-        chapter,
-        problem,
-        lesson,
-        "delta",
-        COST_SKELETON.format(**fields, equation=equation),
-        COST_PORT.format(**fields, cost=cost, cost_class=cost_class),
-        cases,
-    )
+    skeleton = COST_SKELETON.format(**fields, equation=equation)
+    port = COST_PORT.format(**fields, cost=cost, cost_class=cost_class)
+    return Exercise(name, title, chapter, problem, lesson, "delta", skeleton, port, cases)
 
 
+BACKPROP_SKELETON = '''\
+"""Your exercise: backpropagation, BP1-BP4 (ch. 2), for a dense net. Check it with `nndl exercise check DIR`."""
+
+import numpy as np  # noqa: F401 (yours to use)
+
+
+def backprop(weights, activations, zs, y, cost_delta, sigma_primes):
+    """The gradient of the mini-batch's mean cost C = (1/m) sum_x C_x by the four equations of
+    backpropagation (ch. 2), as [(dC/dW^1, dC/db^1), ..., (dC/dW^L, dC/db^L)]:
+
+        BP1: delta^L = nabla_a C * sigma'(z^L)        (the cost's: cost_delta(z^L, a^L, y))
+        BP2: delta^l = ((W^(l+1))^T delta^(l+1)) * sigma'(z^l)
+        BP3: dC/db^l_j = delta^l_j
+        BP4: dC/dW^l_jk = a^(l-1)_k delta^l_j
+
+    with * the elementwise product. The book writes one example as a column; here the m examples
+    are the rows of every array, so (W^T delta) becomes delta @ W, and BP3 and BP4 sum over the rows.
+    Divide delta^L by m once: BP2-BP4 are linear in delta, so every gradient is then the mean's.
+
+    weights[l - 1] is W^l, an (n_l, n_(l-1)) array; activations[0] is the input x, (m, 784), and
+    activations[l] = a^l = sigma(z^l), (m, n_l), with zs[l - 1] = z^l; y is the one-hot desired
+    output, (m, 10). sigma_primes[l - 1](z) is sigma'(z) of layer l's activation function.
+    """
+    raise NotImplementedError
+'''
+
+BACKPROP_PORT = (
+    PORT_HEAD.format(function="backprop")
+    + '''
+import numpy as np
+
+import reference
+from conformance.data.streams import batch_bounds
+from reference.network import forward
+from reference.regularizers import REGULARIZERS
+from reference.train import sgd_step
+
+from .exercise import backprop
+
+NAME = "yours"
+
+
+def supports(spec):
+    """Your function is written for dense nets without dropout."""
+    if any(layer.type != "dense" for layer in spec.network.layers):
+        return "dense nets only"
+    return "no dropout" if spec.network.has_dropout else None
+
+
+def sigma_prime(activation):
+    """sigma'(z) of an activation function, from z alone."""
+    return lambda z: activation.prime(z, activation.fn(z))
+
+
+def your_gradients(network, params, x, y):
+    """The reference's forward pass, then your backward pass: [(dC/dW, dC/db)] of the batch's mean cost."""
+    zs, activations, _ = forward(network, params, x, [None] * len(params))
+    primes = [sigma_prime(layer.activation) for layer in network.layers]
+    return backprop([w for w, _ in params], [x, *activations], zs, y, network.cost.delta, primes)
+
+
+class Model(reference.Model):
+    def train_epoch(self, data, plan, eta, on_step=None):
+        """The reference's epoch: one SGD step per mini-batch, with your gradients."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start, stop in batch_bounds(len(plan.order), self.spec.training.batch_size):
+                batch = plan.order[start:stop]
+                grads = your_gradients(self.network, self.params, data.x[batch], data.y[batch])
+                sgd_step(self.spec.training, self.params, grads, eta, len(data.x))
+                if on_step is not None:
+                    on_step()
+
+    def gradients(self, x, y, masks, n):
+        """Your gradient of the batch's mean cost, plus the regulariser's term (the reference's)."""
+        training, dtype = self.spec.training, np.dtype(self.spec.training.dtype)
+        regularizer = REGULARIZERS[training.regularizer]
+        with np.errstate(over="ignore"):
+            grads = your_gradients(self.network, self.params, x.astype(dtype), y.astype(dtype))
+        return [(gw + regularizer.gradient(w, training.lmbda, n), gb) for (w, _), (gw, gb) in zip(self.params, grads)]
+'''
+)
+
+STEP_SKELETON = '''\
+"""Your exercise: {title} (ch. 3, {problem}). Check it with `nndl exercise check DIR`."""
+
+import numpy as np  # noqa: F401 (yours to use)
+
+
+def {function}(w, gradient_sum, eta, lmbda, n, m):
+    """One SGD step of a weight matrix with {regulariser} regularisation ({citation}):
+
+        {rule}
+
+    {note}n is the size of the whole training set, m that of the mini-batch, and gradient_sum is
+    sum_x dC_x/dw over the mini-batch's m examples, of the cost without the regulariser's term.
+    Return the new w, an array of w's shape. The biases are stepped for you: b -> b - (eta / m) sum_x dC_x/db.
+    """
+    raise NotImplementedError
+'''
+
+STEP_PORT = (
+    PORT_HEAD
+    + '''
+import numpy as np
+
+import reference
+from conformance.data.streams import batch_bounds
+from reference.network import backprop
+
+from .exercise import {function}
+
+NAME = "yours"
+
+
+def supports(spec):
+    """Your function runs only in the nets with {regulariser} regularisation."""
+    return None if spec.training.regularizer == "{regularizer}" else "no {regulariser} regularisation"
+
+
+class Model(reference.Model):
+    def train_epoch(self, data, plan, eta, on_step=None):
+        """The reference's epoch, each mini-batch's weights stepped by your function."""
+        training, network, masks = self.spec.training, self.spec.network, [None] * len(self.params)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start, stop in batch_bounds(len(plan.order), training.batch_size):
+                batch, m = plan.order[start:stop], stop - start
+                if network.has_dropout:
+                    masks = [None if mask is None else mask[start:stop] for mask in plan.masks]
+                grads = backprop(self.network, self.params, data.x[batch], data.y[batch], masks)  # the mean's
+                for (w, b), (grad_w, grad_b) in zip(self.params, grads):
+                    w[...] = {function}(w, m * grad_w, eta, training.lmbda, len(data.x), m)
+                    b -= eta * grad_b
+                if on_step is not None:
+                    on_step()
+'''
+)
+
+
+def _step_exercise(name, title, problem, lesson, regularizer, function, citation, rule, note, cases) -> Exercise:
+    fields = {"title": title, "problem": problem, "function": function, "regulariser": regularizer.upper()}
+    skeleton = STEP_SKELETON.format(**fields, citation=citation, rule=rule, note=note)
+    port = STEP_PORT.format(**fields, regularizer=regularizer)
+    return Exercise(name, title, 3, problem, lesson, function, skeleton, port, cases)
+
+
+FOUR_EQUATIONS = "BP1-BP4"
 EXERCISES = [
+    Exercise(
+        "backprop",
+        "backpropagation for a dense net, the whole backward pass",
+        2,
+        FOUR_EQUATIONS,
+        "bp2",
+        "backprop",
+        BACKPROP_SKELETON,
+        BACKPROP_PORT,
+        (
+            "^grad (sigmoidx3 sigmoid/quadratic|tanhx3 softmax/log_likelihood|relux2 sigmoid/quadratic|linearx4) .* float64$",
+            "^train ch3-xent-30 float64",
+        ),
+    ),
     _cost_exercise(
         "quadratic-delta",
         "the output error of the quadratic cost",
@@ -123,6 +275,57 @@ EXERCISES = [
         "        delta^L = nabla_a C * sigma'(z^L) = (a^L - y) * sigma'(z^L),\n\n"
         "    with sigma'(z) = sigma(z) (1 - sigma(z)), and * the elementwise (Hadamard) product.",
         ("^grad (sigmoidx1|relux2|tanhx3|sigmoidx3) sigmoid/quadratic .* float64$",),
+    ),
+    _cost_exercise(
+        "cross-entropy-delta",
+        "the output error of the cross-entropy cost",
+        3,
+        "section 'the cross-entropy cost function'",
+        "cross-entropy",
+        "cross_entropy",
+        "CrossEntropyCost",
+        "BP1 for the cross-entropy cost C = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)] with sigmoid\n"
+        "    outputs (ch. 3, 'the cross-entropy cost function'; BP1 of ch. 2 is nabla_a C * sigma'(z^L)):\n\n"
+        "        delta^L = a^L - y,\n\n"
+        "    because dC/da_j = (a_j - y_j) / (a_j (1 - a_j)) and sigma'(z_j) = a_j (1 - a_j) cancel.",
+        ("^grad (linearx4|relux1|sigmoidx2) sigmoid/cross_entropy .* float64$", "^train ch3-xent-30 float64"),
+    ),
+    _cost_exercise(
+        "log-likelihood-delta",
+        "the output error of softmax with the log-likelihood cost",
+        3,
+        "section 'softmax'",
+        "log-likelihood",
+        "log_likelihood",
+        "LogLikelihoodCost",
+        "BP1 for the log-likelihood cost C = -ln a_y with a softmax output layer,\n"
+        "    a_j = e^(z_j) / sum_k e^(z_k) (ch. 3, 'softmax'):\n\n"
+        "        delta^L = dC/dz^L = a^L - y.",
+        ("^grad (tanhx3|relux2|sigmoidx4) softmax/log_likelihood .* float64$",),
+    ),
+    _step_exercise(
+        "l2-step",
+        "the SGD step with L2 weight decay",
+        "eq. 93",
+        "l2",
+        "l2",
+        "l2_step",
+        "ch. 3, eq. 93, 'weight decay'",
+        "w -> (1 - eta lambda / n) w - (eta / m) sum_x dC_x/dw",
+        "",
+        ("^train ch3-l2-30 float64", "^train ch3-overfit-1000-l2 float64"),
+    ),
+    _step_exercise(
+        "l1-step",
+        "the SGD step with L1 regularisation",
+        "section 'other techniques for regularization', L1",
+        "l1",
+        "l1",
+        "l1_step",
+        "ch. 3, 'L1 regularization'",
+        "w -> w - (eta lambda / n) sgn(w) - (eta / m) sum_x dC_x/dw",
+        "sgn(w) is the sign of each weight, and sgn(0) = 0. ",
+        ("^train ch3-l2-30 with L1 float64",),
     ),
 ]
 

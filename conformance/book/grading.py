@@ -171,6 +171,6 @@ def _worst_difference(ran: list) -> list[str]:
     else:
         meaning = f"{ulps:.0f} x {worst.dtype}'s eps ({eps:.1e}): rounding grown over the steps, within the bound"
     return [
-        f"{len(ran)} checks ran, every one within its bound",
+        f"{len(ran)} check{'s' if len(ran) > 1 else ''} ran, every one within its bound",
         f"worst relative difference {worst.value:.1e} ({worst.case}, {worst.check}; bound {worst.bound:g}): {meaning}",
     ]
