@@ -176,3 +176,24 @@ def _bias_decay_finding(ratio: float, training, n: int) -> str:
 def _ratio(ratio: float) -> str:
     """A ratio to two digits: 3.0, 0.33."""
     return f"{ratio:.1f}" if abs(ratio) >= 1 else f"{ratio:.2g}"
+
+
+def l1_without_sign(before, after, gradient, training, n: int) -> str | None:
+    """What an L1 step that is no sum of the book's terms is, where it is one with w in the place of sgn(w):
+    each layer's weights fitted as a (-eta g) + c (-eta (lambda / n) w), g the gradient less L1's term, with
+    a = 1; None where some layer's step is not such a sum."""
+    eta, strength, eps = training.eta, training.lmbda / n, float(np.finfo(training.dtype).eps)
+    multiples = []
+    for start, end, grads in zip(before, after, gradient):
+        w, w_after, grad_w = (np.asarray(array[0], dtype=np.float64) for array in (start, end, grads))
+        data = -eta * (grad_w - strength * np.sign(w))
+        rounding = eps * (np.linalg.norm(w_after) + eta * np.linalg.norm(grad_w))
+        fit = _fit(w_after - w, [data, -eta * strength * w], rounding)
+        if fit is None or fit[1] is None or _differs(fit[0], 1.0):
+            return None
+        multiples.append(fit[1])
+    times = "" if not any(_differs(c, 1.0) for c in multiples) else f"{_ratio(float(np.mean(multiples)))} "
+    return (
+        f"L1's step is proportional to w, not to its sign: w <- w - {times}(eta lambda / n) w, L2's weight decay, "
+        "where ch. 3's L1 rule is w <- w - (eta lambda / n) sgn(w), sgn(0) = 0"
+    )
