@@ -3,7 +3,7 @@
 Its module-level names are the backend contract (conformance/backend/contract.py).
 """
 
-from . import perceptron, ties
+from . import conv_slips, perceptron, ties
 from .baseline import bench_rows, synchronize
 from .device import asarray, resolve_device, threads
 from .train import Model
@@ -21,6 +21,7 @@ __all__ = [
     "Model",
     "asarray",
     "bench_rows",
+    "conv_slips",
     "perceptron",
     "resolve_device",
     "synchronize",

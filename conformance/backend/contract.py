@@ -207,11 +207,25 @@ class NearTies(Protocol):
         """The gradient of the batch's regularised mean cost with each of `ties` decided the other way."""
 
 
+class ConvSlips(Protocol):
+    """Optional, as the module `conv_slips`; the reference's (reference/conv_slips.py): its gradient with one
+    known slip made in backprop through its conv-pool layers. `nndl conform --explain` names the slip that
+    gives a port's gradient (conformance/suite/explain_conv.py); without it, it names the part only."""
+
+    SLIPS: tuple
+
+    def gradients_with_slip(
+        self, spec: Spec, params: Parameters, x: np.ndarray, y: np.ndarray, masks: list, n: int, slip: str
+    ) -> Parameters:
+        """The gradient of the batch's regularised mean cost with `slip`, one of SLIPS, made."""
+
+
 OPTIONAL = {
     "NativeStreams": NativeStreams,
     "Ensemble": Ensemble,
     "perceptron": Perceptrons,
     "ties": NearTies,
+    "conv_slips": ConvSlips,
 }  # optional module-level name -> the protocol it satisfies if present
 # optional module-level functions -> what they return: every record's "ran on" (conformance.backend.environment)
 OPTIONAL_FUNCTIONS = {

@@ -644,6 +644,16 @@ _CONCEPTS = (
         ),
     ),
     Concept(
+        "conv-slips",
+        "Slips in backprop through a conv-pool layer, tried against a port's gradient",
+        None,
+        "",
+        "a slip is named when the reference, with it made, gives the port's gradient within the bound",
+        (math("'the_reference_with_the_slip", "to", "'the_port's_gradient", "<= 'the_bound"),),
+        (("conv_slips", "SLIPS"), ("conv_slips", "gradients_with_slip")),
+        None,
+    ),
+    Concept(
         "streams",
         "The shared random streams, and each framework's own (--rng native)",
         None,

@@ -37,7 +37,7 @@ import numpy as np
 
 from conformance.backend.registry import REFERENCE
 from conformance.data.streams import epoch_plan, initial_parameters
-from conformance.suite import tie_flips, tolerances
+from conformance.suite import explain_conv, tie_flips, tolerances
 from conformance.suite.case_data import CaseData
 from conformance.suite.gradients import FINITE_DIFFERENCES, first_batch, gradient_check_parameters, step_batch
 from conformance.suite.matrix import GRADIENT_TRAINING_SIZE
@@ -69,10 +69,14 @@ class ArrayDifference:
     relative: float  # ||a - b|| / ||b||
     sign_flips: float  # the share of entries, among those where b != 0, whose sign differs
     fine: bool  # the relative difference is within the check's bound
+    nan: int = 0  # how many entries of a are NaN
+    size: int = 0  # of how many
 
     def describe(self) -> str:
         if self.fine:
             return f"{self.array} fine"
+        if self.nan:
+            return f"{self.array} NaN in {self.nan} of {self.size} entries"
         return (
             f"{self.array} {self.largest:.1e} off (relative {self.relative:.1e}, "
             f"the sign flipped in {100 * self.sign_flips:.0f}% of entries)"
@@ -90,7 +94,10 @@ def array_differences(values, reference_values, bound: float, names=("dC/dW", "d
             nonzero = b != 0
             flips = float(np.mean(np.sign(a[nonzero]) != np.sign(b[nonzero]))) if nonzero.any() else 0.0
             largest = float(np.max(np.abs(a - b))) if a.size else 0.0
-            differences.append(ArrayDifference(layer, name, largest, float(relative), flips, relative <= bound))
+            nan = int(np.count_nonzero(np.isnan(a)))
+            differences.append(
+                ArrayDifference(layer, name, largest, float(relative), flips, relative <= bound, nan, a.size)
+            )
     return differences
 
 
@@ -264,7 +271,8 @@ def _explain_gradient(case, pair: list, reference, data: CaseData, device: str, 
         for backend in pair
     ]
     differences = array_differences(grads[0], grads[1], tolerances.GRADIENT[case.dtype])
-    return [*layer_lines(differences, len(spec.network.layers)), f"-> {gradient_culprit(differences, spec)}"]
+    culprit = _culprit(differences, spec, grads, reference, params, (x, y, masks), len(split))
+    return [*layer_lines(differences, len(spec.network.layers)), f"-> {culprit}"]
 
 
 def _explain_steps(result: Result, case, pair: list, reference, data: CaseData, device: str, seed: int) -> list[str]:
@@ -284,7 +292,7 @@ def _explain_steps(result: Result, case, pair: list, reference, data: CaseData, 
     differences = array_differences(grads[0], grads[1], tolerances.GRADIENT[case.dtype])
     if not all(d.fine for d in differences):
         lines += ["the gradients differ there:", *layer_lines(differences, len(spec.network.layers))]
-        return [*lines, f"-> {gradient_culprit(differences, spec)}"]
+        return [*lines, f"-> {_culprit(differences, spec, grads, reference, params, (x, y, masks), len(training))}"]
     stepped = {}  # each backend's gradient and parameters after the step, by name
     for backend, gradient in zip(pair, grads):
         model = backend.Model(spec, params, device_for(backend.NAME, device))
@@ -296,6 +304,19 @@ def _explain_steps(result: Result, case, pair: list, reference, data: CaseData, 
         *layer_lines(differences, len(spec.network.layers)),
     ]
     return [*lines, f"-> {_update_culprit(differences, spec, params, stepped, len(training), len(x))}"]
+
+
+def _culprit(differences: list[ArrayDifference], spec, grads: list, reference, params, batch, n: int) -> str:
+    """The equation behind a gradient that differs: a conv-pool layer's part, where explain_conv finds one
+    (testing the reference's `conv_slips`, where it has them, against grads[0]), else gradient_culprit's."""
+    slips = getattr(reference, "conv_slips", None)
+    slipped = None if slips is None else lambda slip: slips.gradients_with_slip(spec, params, *batch, n, slip)
+    at_reference = reference.Model(spec, params).gradients(*batch, n)
+    bound = tolerances.GRADIENT[spec.training.dtype]
+    found = explain_conv.conv_culprit(
+        differences, spec, grads[0], at_reference, slipped, getattr(slips, "SLIPS", ()), bound
+    )
+    return found or gradient_culprit(differences, spec)
 
 
 def _training_split(spec, splits: dict):

@@ -57,7 +57,11 @@ class Result:
             **strict(self.detail),
         }
         if record["value"] is None:
-            record["no_value"] = self.not_applicable or self.error or f"the difference is {self.value} (a run diverged)"
+            record["no_value"] = (
+                self.not_applicable
+                or self.error
+                or f"the difference is {self.value} (a NaN or inf in the arrays compared)"
+            )
         return record
 
 
@@ -78,12 +82,15 @@ def strict(value):
 
 
 def relative_difference(params, reference_params) -> float:
-    """max over parameter arrays of ||a - b|| / ||b|| (0 when both are 0, inf when only b is)."""
+    """max over parameter arrays of ||a - b|| / ||b|| (0 when both are 0, inf when only b is); NaN where an
+    array has a NaN (Python's max would pass over it, and a NaN gradient would conform)."""
     worst = 0.0
     for layer, reference_layer in zip(params, reference_params):
         for a, b in zip(layer, reference_layer):
             a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
             difference, size = np.linalg.norm(a - b), np.linalg.norm(b)
+            if np.isnan(difference) or np.isnan(size):
+                return float("nan")
             worst = max(worst, difference / size if size > 0 else (0.0 if difference == 0 else np.inf))
     return float(worst)
 
