@@ -11,12 +11,15 @@ layer, as the book's delta^l and W^l are.
   The highest layer whose dC/db and dC/dW are both off is where the error enters delta: BP1 if
   that is the output layer, else BP2 through the weights of the layer above; the layers below
   inherit it through BP2. If only dC/dW is off, the biases fine, the suspects are BP4 and the
-  regulariser's term of the gradient.
+  regulariser's term of the gradient. In a dense net, the first wrong delta is then said as a factor of
+  the right one where a learner's slip fits it: sigma'(a^l) for sigma'(z^l), the quadratic cost's sigma'(z^L)
+  in the cross-entropy's BP1, the mean's 1/m left out (conformance/suite/explain_deltas.py).
 - The first steps of training: the first step beyond the bound is replayed from the reference's
   parameters before it, in both backends. If their gradients differ there, they are explained as
   above. If not, the step itself is: each port's step is fitted to the book's terms and what
   differs is named by its ratio (conformance/suite/step_terms.py); where the fit leaves more than
-  rounding, the step is only located: weights off with the biases fine, or the whole SGD update.
+  rounding, an L1 step is tried with w in the place of sgn(w) (step_terms.l1_without_sign), and else the
+  step is only located: weights off with the biases fine, or the whole SGD update.
 - A max-pooling net whose free-running runs part (their difference jumps ten times from one step
   to the next): the step is replayed from the reference's parameters, the reference's max-pool
   windows whose two largest entries are a few ulps apart are listed (reference/ties.py), and those
@@ -37,13 +40,13 @@ import numpy as np
 
 from conformance.backend.registry import REFERENCE
 from conformance.data.streams import epoch_plan, initial_parameters
-from conformance.suite import explain_conv, tie_flips, tolerances
+from conformance.suite import explain_conv, explain_deltas, tie_flips, tolerances
 from conformance.suite.case_data import CaseData
 from conformance.suite.gradients import FINITE_DIFFERENCES, first_batch, gradient_check_parameters, step_batch
 from conformance.suite.matrix import GRADIENT_TRAINING_SIZE
 from conformance.suite.perceptrons import PERCEPTRON_OUTPUTS
 from conformance.suite.results import Result, device_for, relative_difference
-from conformance.suite.step_terms import step_findings, step_terms
+from conformance.suite.step_terms import l1_without_sign, step_findings, step_terms
 from conformance.suite.trajectories import EVALUATED_AFTER_STEPS
 
 JUMP = 10  # a free-running difference this many times the step before's: where two runs part
@@ -316,7 +319,11 @@ def _culprit(differences: list[ArrayDifference], spec, grads: list, reference, p
     found = explain_conv.conv_culprit(
         differences, spec, grads[0], at_reference, slipped, getattr(slips, "SLIPS", ()), bound
     )
-    return found or gradient_culprit(differences, spec)
+    if found:
+        return found
+    top = explain_deltas.first_wrong_delta(differences)
+    factor = top and explain_deltas.delta_finding(top, spec, grads[0], reference, params, batch, n)
+    return gradient_culprit(differences, spec) + (f"; {factor}" if factor else "")
 
 
 def _training_split(spec, splits: dict):
@@ -441,6 +448,14 @@ def _update_culprit(differences: list[ArrayDifference], spec, before, stepped: d
         ]
         if findings:
             return "; ".join(findings)
+    if spec.training.regularizer == "l1":  # a step with L2's w where L1 has sgn(w)
+        found = [
+            l1_without_sign(before, after, gradient, spec.training, n)
+            for name, (gradient, after) in stepped.items()
+            if name != REFERENCE
+        ]
+        if found and all(found):
+            return "; ".join(dict.fromkeys(found))
     if any(not d.fine for d in differences if d.array == "b"):
         return (
             "the SGD update itself, biases too: b <- b - eta dC/db and W <- W - eta dC/dW (ch. 1), "

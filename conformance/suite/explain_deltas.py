@@ -49,6 +49,8 @@ def delta_finding(top: int, spec, port_grads, reference, params, batch, n: int) 
     x, y, masks = batch
     match = MATCH[spec.training.dtype]
     at_reference = reference.Model(spec, params).gradients(x, y, masks, n)
+    if _fits(np.ravel(port_grads[top - 1][1]), np.ravel(at_reference[top - 1][1]), match):
+        return ""  # the port's delta^top is the reference's: the other side of the pair is the one that differs
     theirs, ours = (np.concatenate([np.ravel(b) for _, b in grads]) for grads in (port_grads, at_reference))
     scale = float(np.vdot(theirs, ours) / np.vdot(ours, ours))
     if _fits(theirs, scale * ours, match):
