@@ -337,3 +337,9 @@ def lookup(name: str) -> Exercise | None:
 def for_lesson(lesson: str) -> list[Exercise]:
     """The exercises of a lesson (by its name), for `nndl lesson` and the site's links."""
     return [exercise for exercise in EXERCISES if exercise.lesson == lesson]
+
+
+# chapter 6's exercises build on Exercise and PORT_HEAD above, so their module is imported last
+from conformance.book.exercises_conv import CONV_EXERCISES
+
+EXERCISES += CONV_EXERCISES

@@ -1,0 +1,94 @@
+"""`nndl exercise`'s chapter 6 exercises (conformance/book/exercises_conv.py): for each, the untouched
+skeleton fails as "not written yet", the reference's own solution put in the skeleton passes, and a
+typical wrong answer gets the hint that names it, from --explain's reasoning about a conv layer.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from conformance.book import grading
+
+# the reference's own lines (reference/convolution.py, pooling.py), written against the skeleton's arguments
+SOLUTIONS = {
+    "conv-input-gradient": """\
+rows, cols = input_shape[2] - delta.shape[2], input_shape[3] - delta.shape[3]  # kh - 1, kw - 1
+padded = np.pad(delta, ((0, 0), (0, 0), (rows, rows), (cols, cols)))
+flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (channels, filters, kh, kw)
+return correlate(padded, flipped)""",
+    "conv-weight-gradient": """\
+windows = sliding_window_view(x, kernel_shape[2:], axis=(2, 3))  # (m, c, H', W', kh, kw)
+return np.tensordot(delta, windows, axes=((0, 2, 3), (0, 2, 3)))""",
+    "l2-pool-gradient": """\
+rows, cols = pooled.shape[2] * size, pooled.shape[3] * size
+positive = pooled > 0
+scale = np.where(positive, grad / np.where(positive, pooled, 1), 0)
+du = np.zeros_like(u)
+du[:, :, :rows, :cols] = u[:, :, :rows, :cols] * scale.repeat(size, axis=2).repeat(size, axis=3)
+return du""",
+}
+
+# a typical wrong answer of each, and the words of the hint it must get
+WRONG = {
+    "conv-input-gradient": (
+        SOLUTIONS["conv-input-gradient"].replace("w[:, :, ::-1, ::-1].transpose", "w.transpose"),
+        (
+            "the conv input gradient of layer 2 is wrong: its own dC/dW and dC/db agree and the layers below differ, "
+            "so the delta it passes down is wrong. The slip: a missing kernel flip, delta correlated with the kernel "
+            "as it is; with it made, the reference's gradient is this one to 0.0e+00 (5.9e-01 without it)."
+        ),
+    ),
+    "conv-weight-gradient": (
+        SOLUTIONS["conv-weight-gradient"].replace("(0, 2, 3)))", "(0, 2, 3)))[:, :, ::-1, ::-1]"),
+        (
+            "the conv weight gradient at layer 1 is wrong: dC/dW^1 off while dC/db^1, the sum of the same delta, "
+            "agrees (a wrong routing would show so too; the slip tells which). The slip: dC/dW flipped in both "
+            "spatial axes"
+        ),
+    ),
+    "l2-pool-gradient": (
+        SOLUTIONS["l2-pool-gradient"].replace(
+            "np.where(positive, grad / np.where(positive, pooled, 1), 0)", "grad / pooled"
+        ),
+        (
+            "NaN in layer 1's dC/dW in 100 of 100 entries: L2 pooling's gradient at an all-zero window, dC/du = "
+            "dC/dpooled * u / pooled, is 0/0 there, and the spec makes it 0"
+        ),
+    ),
+}
+
+
+def written(tmp_path: Path, name: str, body: str | None) -> Path:
+    """The exercise's folder, as `start` writes it, with `body` in the place of `raise NotImplementedError`."""
+    folder = tmp_path / name
+    grading.start(name, folder)
+    if body is not None:
+        exercise = folder / "exercise.py"
+        lines = exercise.read_text().splitlines()
+        at = lines.index("    raise NotImplementedError")
+        lines[at : at + 1] = [f"    {line}" for line in body.splitlines()]
+        exercise.write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", list(SOLUTIONS))
+def test_the_skeleton_is_not_written_yet(tmp_path, mnist, name):
+    verdict = grading.check(written(tmp_path, name, None), mnist)
+    assert verdict.kind == grading.NOT_WRITTEN and not verdict.passed
+    assert verdict.lines == [f"`{verdict.exercise.function}` in exercise.py raises NotImplementedError"]
+
+
+@pytest.mark.parametrize("name", list(SOLUTIONS))
+def test_the_references_own_solution_passes_bitwise(tmp_path, mnist, name):
+    verdict = grading.check(written(tmp_path, name, SOLUTIONS[name]), mnist)
+    assert verdict.kind == grading.PASS, verdict.text()
+    assert verdict.lines[0] == "2 checks ran, every one within its bound"
+    assert float(verdict.lines[1].split()[3]) == 0.0  # the reference's own lines: bitwise its gradient
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_a_typical_wrong_answer_gets_its_hint(tmp_path, mnist, name):
+    body, hint = WRONG[name]
+    verdict = grading.check(written(tmp_path, name, body), mnist)
+    assert verdict.kind == grading.WRONG
+    assert hint in " ".join(verdict.text().split()), verdict.text()
