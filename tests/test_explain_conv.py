@@ -130,7 +130,7 @@ GRADIENT = [(np.ones(2), np.ones(2))] * 4  # finite: no NaN to locate
 def test_without_slips_the_arrays_that_differ_name_the_part(off, said):
     """With no conv_slips to try (a reference without them), the part comes from which arrays differ and agree;
     a difference that starts above the conv layers is left to the dense net's reading (None)."""
-    found = conv_culprit(differences(off), SPEC, GRADIENT, GRADIENT, None, (), 1e-10)
+    found = conv_culprit(differences(off), SPEC, GRADIENT, None, (), 1e-10)
     assert found == said if said is None else found.startswith(said)
 
 

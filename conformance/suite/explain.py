@@ -314,11 +314,8 @@ def _culprit(differences: list[ArrayDifference], spec, grads: list, reference, p
     (testing the reference's `conv_slips`, where it has them, against grads[0]), else gradient_culprit's."""
     slips = getattr(reference, "conv_slips", None)
     slipped = None if slips is None else lambda slip: slips.gradients_with_slip(spec, params, *batch, n, slip)
-    at_reference = reference.Model(spec, params).gradients(*batch, n)
     bound = tolerances.GRADIENT[spec.training.dtype]
-    found = explain_conv.conv_culprit(
-        differences, spec, grads[0], at_reference, slipped, getattr(slips, "SLIPS", ()), bound
-    )
+    found = explain_conv.conv_culprit(differences, spec, grads[0], slipped, getattr(slips, "SLIPS", ()), bound)
     if found:
         return found
     top = explain_deltas.first_wrong_delta(differences)

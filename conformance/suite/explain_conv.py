@@ -62,38 +62,41 @@ SLIPS = {  # each of reference/conv_slips.py's slips: the part it breaks, and ho
 NAN_SLIP = "L2-pool zero windows NaN"
 
 
-def conv_culprit(differences, spec, theirs, at_reference, slipped: Callable | None, slips, bound: float) -> str | None:
+def conv_culprit(differences, spec, theirs, slipped: Callable | None, slips, bound: float) -> str | None:
     """What went wrong in a conv-pool layer, as a line, or None where the net has no conv layer or the
     arrays that differ point at no part of one (explain.gradient_culprit then reads them as a dense net's).
 
     `differences`: explain.ArrayDifference of `theirs`, the gradient under suspicion, against the other of its
-    pair; `at_reference`: the reference's gradient; `slipped(slip)`: the reference's gradient with one of
-    `slips` made (None where the reference has no conv_slips); bound: the gradient check's.
+    pair; `slipped(slip)`: the reference's gradient with one of `slips` made (None where the reference has no
+    conv_slips); bound: the gradient check's. Only the slips of the parts the arrays point at are tried.
     """
     conv = [index for index, layer in enumerate(spec.network.layers, start=1) if layer.type == "conv"]
     if not conv:
         return None
-    slips = [slip for slip in slips if slip in SLIPS and _applies(slip, spec, conv)] if slipped else []
-    tried = {slip: _distance(theirs, slipped(slip)) for slip in slips}
+    known = [slip for slip in slips if slip in SLIPS and _applies(slip, spec, conv)] if slipped else []
     if nan := _nan_entries(theirs):
-        return _nan_culprit(nan, tried.get(NAN_SLIP), bound)
+        tried = _distance(theirs, slipped(NAN_SLIP)) if NAN_SLIP in known else None
+        return _nan_culprit(nan, tried, bound)
     off = {(d.layer, d.array) for d in differences if not d.fine}
-    matched = min((slip for slip, distance in tried.items() if distance <= bound), key=tried.get, default=None)
-    part = SLIPS[matched][0] if matched else _part_from_arrays(off, conv)
+    part = _part_from_arrays(off, conv)
     if part is None:
         return None
+    suspects = {part, ROUTING} if part == WEIGHT else {part}  # at the lowest conv layer the routing looks alike
+    tried = {slip: _distance(theirs, slipped(slip)) for slip in known if SLIPS[slip][0] in suspects}
+    matched = min((slip for slip, distance in tried.items() if distance <= bound), key=tried.get, default=None)
+    part = SLIPS[matched][0] if matched else part
     where, evidence = _evidence(part, off, conv, matched is not None)
     book = f"Ch. 6's backprop problem: {EQUATIONS[part]}"
     if matched and part == ROUTING:  # the slip is made at every layer with its pooling, and reproduces them all
         pooling = "max" if matched.startswith("max") else "l2"
         where = f"at {_layers([i for i in conv if spec.network.layers[i - 1].pooling == pooling])}"
     if matched:
-        as_it_is = _distance(theirs, at_reference)
+        as_it_is = max(d.relative for d in differences)
         return (
             f"{part} {where} is wrong: {evidence}. The slip: {SLIPS[matched][1]}; with it made, the reference's "
             f"gradient is this one to {tried[matched]:.1e} ({as_it_is:.1e} without it). {book}"
         )
-    tried_none = f"; none of the slips tried ({', '.join(slips)}) gives this gradient" if slips else ""
+    tried_none = f"; none of the slips tried ({', '.join(tried)}) gives this gradient" if tried else ""
     return f"{part} {where} is wrong: {evidence}{tried_none}. {book}"
 
 
@@ -128,7 +131,11 @@ def _evidence(part: str, off: set, conv: list[int], matched: bool) -> tuple[str,
     if part == INPUT:
         passing = [layer for layer in conv if layer > 1 and not {(layer, "dC/dW"), (layer, "dC/db")} & off]
         where = f"of {_layers(passing)}"
-        return where, "its own dC/dW and dC/db agree and the layers below differ, so the delta it passes down is wrong"
+        said = "its own dC/dW and dC/db agree and the layers below differ, so the delta it passes down is wrong"
+        if not matched:
+            below = max(layer for layer, _ in off)
+            said += f" (or BP2's second half, the layer below's * sigma'(z^{below}))"
+        return where, said
     weights_off = [layer for layer in conv if (layer, "dC/dW") in off and (layer, "dC/db") not in off]
     if not weights_off:
         return "", "the arrays that differ: " + ", ".join(f"{array}^{layer}" for layer, array in sorted(off)[::-1])
