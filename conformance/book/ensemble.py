@@ -6,6 +6,10 @@ member i trains from seed `seed + i` on the shared streams (so with `shuffle = f
 chapter 6 presets, every member sees the same order: only the initial weights and the dropout
 masks differ, as in the book), or comes from a saved checkpoint (`--from`), of any backend.
 
+With a sweep (`nndl ensemble --workers N` or `--cluster ADDRESS`, conformance/cluster) each member
+is one task, `train_member`, that saves its run in its member folder under --runs-dir after every
+epoch: a member whose worker died goes on from its last complete epoch on another worker.
+
 The vote: each member names one class per image (its highest output); the ensemble's class is the
 one named most often, and a tie goes to the lowest class among the most named ones.
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conformance.book.reproduce import epoch_line
 from conformance.data.streams import Parameters
 from conformance.run import resume, session
 from conformance.run.checkpoint import check_parameters, load_checkpoint
@@ -186,13 +191,13 @@ def load_members(paths: Sequence[str], spec: Spec | None) -> tuple[Spec, list[tu
 
 
 def member_folder(folder: Path, index: int) -> Path:
-    """Where --save-members keeps member `index` (0 for the first): the folder of its run, as
+    """Where --runs-dir keeps member `index` (0 for the first): the folder of its run, as
     `nndl train --checkpoint-dir` keeps one (its last.npz is an ordinary checkpoint too)."""
     return folder / f"member-{index + 1}"
 
 
 def saved_members(folder: Path, spec: Spec, seeds: Sequence[int]) -> dict[int, resume.SavedRun]:
-    """The members whose runs --save-members saved in `folder`, complete or not: index -> its run."""
+    """The members whose runs --runs-dir saved in `folder`, complete or not: index -> its run."""
     saved = {}
     for index, seed in enumerate(seeds):
         run_folder = member_folder(folder, index)
@@ -202,7 +207,7 @@ def saved_members(folder: Path, spec: Spec, seeds: Sequence[int]) -> dict[int, r
         if run.spec != spec or run.settings["seed"] != seed:
             raise CheckpointError(
                 f"{run_folder} holds a member of another run (another spec, or a seed other than {seed}); "
-                "choose another --save-members folder"
+                "choose another --runs-dir folder"
             )
         saved[index] = run
     return saved
@@ -310,3 +315,52 @@ def _recorder(spec: Spec, seed: int, how: Training, index: int, resumed: bool = 
         return None
     settings = resume.run_settings(how.backend, how.device, seed, "shared")
     return resume.start_recording(member_folder(how.folder, index), spec, settings, FROM_THE_SEED, 1, resumed)
+
+
+def train_members_as_tasks(
+    map_runs, spec: Spec, data, seeds: Sequence[int], how: Training, saved: dict[int, resume.SavedRun]
+) -> list[Parameters]:
+    """Each member's parameters after its last epoch, every member not finished in how.folder one task of
+    `map_runs` (a sweep's map, conformance/cluster/sweep.py). `data`: the MNIST file the tasks read (None:
+    $NNDL_DATA, the cache or a download). A member that fails fails the ensemble, after the others finished."""
+    params = {index: run.params for index, run in saved.items() if resume.finished(run, spec) is not None}
+    for index in params:
+        how.log(f"member {index + 1} (seed {seeds[index]}): trained already, in {saved[index].folder}")
+    to_train = [index for index in range(len(seeds)) if index not in params]
+    arguments = [
+        (spec, how.backend, how.device, seeds[index], index, data, member_folder(how.folder, index))
+        for index in to_train
+    ]
+    names = [f"member {index + 1} (seed {seeds[index]})" for index in to_train]
+    resources = {"GPU": 1} if how.device.startswith("cuda") else None  # a CPU member needs no worker resource
+    results = map_runs(train_member, arguments, names, resources=resources, progress=True)
+    failures = [f"{result.name}: {result.error}" for result in results if result.failed]
+    if failures:
+        raise NndlError(
+            f"{len(failures)} of {len(seeds)} members failed ({'; '.join(failures)}); the others are saved in "
+            f"{how.folder}, and the same command goes on with them"
+        )
+    params.update({index: result.value for index, result in zip(to_train, results)})
+    return [params[index] for index in range(len(seeds))]
+
+
+def train_member(spec: Spec, backend: str, device: str, seed: int, index: int, data, folder, progress=None):
+    """Member `index`'s parameters after its last epoch: its run from `seed` (shared streams), saved in
+    `folder` after every epoch; a run saved there already goes on from its last complete epoch."""
+    folder = Path(folder)
+    try:
+        trained = session.train(
+            spec,
+            backend,
+            seed=seed,
+            rng="shared",
+            device=device,
+            data=data,
+            checkpoint_dir=folder,
+            resume=(folder / resume.STATE_FILE).exists(),
+            allow_changes=True,  # saved_members checked the spec and the seed; a member may move backend
+            on_epoch=epoch_line(progress, spec.training.epochs) if progress else None,
+        )
+    except DivergenceError as error:
+        raise member_diverged(error, index, seed) from None
+    return trained.parameters

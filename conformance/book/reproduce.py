@@ -86,12 +86,14 @@ def train_seed(spec: Spec, backend: str, device: str, seed: int, data, folder, p
         data=data,
         checkpoint_dir=folder,
         resume=resumed_after is not None,
-        on_epoch=_epoch_line(progress, spec.training.epochs) if progress else None,
+        on_epoch=epoch_line(progress, spec.training.epochs) if progress else None,
     )
     return SeedRun(run_record(trained), resumed_after)
 
 
-def _epoch_line(progress, epochs: int):
+def epoch_line(progress, epochs: int):
+    """A run's on_epoch that hands `progress` one line: the epoch of `epochs`, and its accuracies."""
+
     def say(history: History, model) -> None:
         record = history.records[-1]
         progress(

@@ -17,6 +17,9 @@ from conformance.cli.options import (
     require_matplotlib,
     spec_from_args,
 )
+from conformance.cluster.place import add_cluster_options, place_from_args
+from conformance.cluster.sweep import open_sweep
+from conformance.data.expanded import SHIFTS
 from conformance.data.splits import fitting_mnist, splits_for
 from conformance.run.training import prepare_data
 from conformance.spec.errors import NndlError
@@ -42,16 +45,21 @@ def add_parser(commands) -> None:
     add_backend_options(vote)
     vote.add_argument("--seed", type=int, default=0, help="the first member's seed (default 0)")
     vote.add_argument(
-        "--save-members",
+        "--runs-dir",
+        "--save-members",  # its old name
+        dest="runs_dir",
         metavar="DIR",
         help="save each member's run in DIR/member-1, member-2, ... after every epoch (as --checkpoint-dir); "
-        "run again, a finished member is loaded and part-trained ones go on from their last epoch",
+        "run again, a finished member is loaded and part-trained ones go on from their last epoch. "
+        "--save-members DIR is its old name. Needed by --workers and --cluster (storage every worker sees)",
     )
     vote.add_argument(
         "--one-by-one",
         action="store_true",
-        help="train the members one after another even where the backend can train them as one (its Ensemble)",
+        help="train the members one after another even where the backend can train them as one (its Ensemble); "
+        "--workers and --cluster train each member as a task of its own",
     )
+    add_cluster_options(vote)
     vote.add_argument("--json", metavar="PATH", help="write the members' and the vote's figures as JSON")
     vote.add_argument("--plot", metavar="PNG", help="a grid of the test images the vote gets wrong (needs matplotlib)")
     vote.add_argument("--overwrite", action="store_true", help="let --json and --plot replace existing files")
@@ -86,8 +94,10 @@ def run(args) -> None:
 
 def _members_from_checkpoints(args):
     """--from: the spec the checkpoints share, the members as (path, parameters), and MNIST's test set."""
-    if args.save_members:
-        raise NndlError("--save-members saves members it trains; with --from there are none")
+    if args.runs_dir:
+        raise NndlError("--runs-dir (--save-members) saves members it trains; with --from there are none")
+    if place_from_args(args) is not None:
+        raise NndlError("--workers and --cluster train the members; with --from there are none to train")
     if args.members is not None and args.members != len(args.from_paths):
         raise NndlError(f"--members {args.members} but --from names {len(args.from_paths)} checkpoints")
     named = spec_from_args(args) if args.preset or args.spec else None
@@ -102,8 +112,16 @@ def _trained_members(args, backend):
         raise NndlError("name the members: --preset NAME or --spec FILE to train them, or --from CHECKPOINT ...")
     seeds = ensemble.member_seeds(args.seed, 5 if args.members is None else args.members)
     spec = spec_from_args(args)
-    folder = Path(args.save_members) if args.save_members else None
+    folder = Path(args.runs_dir) if args.runs_dir else None
+    place = place_from_args(args)
+    if place is not None and folder is None:
+        raise NndlError(
+            "--workers and --cluster train each member as a task that saves its run after every epoch: "
+            "name the folder with --runs-dir DIR (storage every worker sees)"
+        )
     saved = ensemble.saved_members(folder, spec, seeds) if folder else {}
+    if place is not None:
+        return _members_as_tasks(args, place, spec, seeds, folder, saved)
     splits = splits_for(spec, args.data, log)
     together = ensemble.trains_together(backend, len(seeds) - len(saved), args.one_by_one)
     members = f", {len(seeds)} members (seeds {seeds[0]} to {seeds[-1]})" + (", trained as one" if together else "")
@@ -117,3 +135,24 @@ def _trained_members(args, backend):
     how = ensemble.Training(args.backend, args.device, folder, reporter_for, args.one_by_one, log)
     trained = ensemble.train_members(backend, spec, splits, seeds, how, saved)
     return spec, [(f"seed {seed}", params) for seed, params in zip(seeds, trained)], splits["test"]
+
+
+def _members_as_tasks(args, place, spec, seeds, folder, saved):
+    """Each member a task on the cluster (each reads the MNIST file --data names, else its own): the spec,
+    the members as (origin, parameters), and MNIST's test set."""
+    settings = {"backend": args.backend, "device": args.device, "seed": args.seed, "rng": "shared"}
+    book_file = mnist_of(args)
+    size = spec.data.train_size or len(book_file.training) * (1 + len(SHIFTS) if spec.data.expanded else 1)
+    print(
+        run_header(spec, settings, size, f", {len(seeds)} members, each a task, saving each member's run in {folder}")
+    )
+    how = ensemble.Training(args.backend, args.device, folder, reporter_for=None, log=log)
+    data = str(Path(args.data).resolve()) if args.data else None
+    with open_sweep(place, log, quiet=args.quiet) as sweep:
+        try:
+            trained = ensemble.train_members_as_tasks(sweep.map, spec, data, seeds, how, saved)
+        except KeyboardInterrupt as interruption:
+            raise KeyboardInterrupt(
+                f"{interruption}; each member's last complete epoch is saved in {folder}: the same command goes on"
+            ) from None
+    return spec, [(f"seed {seed}", params) for seed, params in zip(seeds, trained)], book_file.test
