@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.book import grading
+from conformance.book import grading, lesson, site
 from conformance.book.exercises import EXERCISES
 from tests.cli_support import assert_one_line_error
 
@@ -124,3 +124,13 @@ def test_the_cli_lists_starts_checks_and_refuses(tmp_path, nndl, mnist_path, qui
     checked = nndl("exercise", "check", folder, "--data", mnist_path)
     assert checked.code == 1 and checked.out.startswith("not written yet: l2-step")
     assert_one_line_error(nndl("exercise", "check", tmp_path), "is not an exercise folder")
+
+
+def test_each_lesson_with_an_exercise_names_it_in_its_text_and_on_its_page():
+    for exercise in EXERCISES:
+        for name in (exercise.lesson, *exercise.also):
+            concept = lesson.lookup(name)  # an unknown lesson is an error
+            text = lesson.lesson_text(concept, None, width=200)
+            assert f"Write it yourself: nndl exercise start {exercise.name} DIR ({exercise.title})" in text
+            assert f"<code>nndl exercise start {exercise.name} DIR</code>" in site.exercises_html(concept)
+    assert site.exercises_html(lesson.lookup("sigmoid")) == ""  # a lesson without one has no box

@@ -12,13 +12,14 @@ To add an exercise, add an `Exercise` to EXERCISES (a new chapter's exercises ma
 their own whose list is added to EXERCISES here):
 - `skeleton`: the text of exercise.py, with the function the port imports by `function`'s name.
 - `port`: the text of port.py, a backend module (NAME "yours", `Model`, and `supports` to decline the
-  nets the exercise has nothing to do with); `start` writes the entry's name into DIR/__init__.py. The reference runs in the same
-  process, so the port never changes a module or class of the reference: it subclasses what it
-  replaces and gives only its own objects the learner's function (a Model whose network has another
-  cost, another layer, or an epoch loop of its own). `COST_PORT`, `BACKPROP_PORT` and `STEP_PORT` are
-  templates (str.format) for the kinds built so far.
+  nets the exercise has nothing to do with); `start` writes the entry's name into DIR/__init__.py.
+  The reference runs in the same process, so the port never changes a module or class of the
+  reference: it subclasses what it replaces and gives only its own objects the learner's function
+  (a Model whose network has another cost, another layer, or an epoch loop of its own). `COST_PORT`,
+  `BACKPROP_PORT` and `STEP_PORT` are templates (str.format) for the kinds built so far.
 - `cases`: regular expressions searched in `nndl conform --list`'s names (--quick): the few rows that
   run the learner's function, so that a check takes seconds.
+- `lesson` (and `also`): the lessons whose text and site page name the exercise's `start` command.
 - The hint is --explain's, found from the numbers only (conformance/suite/explain.py and the modules
   beside it). Where it cannot yet name the slip the exercise invites, teach it there, never by
   reading the learner's source. tests/test_exercise.py holds each exercise to: the skeleton is
@@ -42,6 +43,10 @@ class Exercise:
     skeleton: str  # exercise.py
     port: str  # port.py
     cases: tuple[str, ...]  # `nndl conform --case` patterns: the rows that run the function
+    also: tuple[str, ...] = ()  # other lessons whose equations it exercises (the site links them too)
+
+    def command(self) -> str:
+        return f"nndl exercise start {self.name} DIR"
 
 
 PORT_HEAD = '''\
@@ -95,11 +100,11 @@ def delta(z, a, y):
 '''
 
 
-def _cost_exercise(name, title, chapter, problem, lesson, cost, cost_class, equation, cases) -> Exercise:
+def _cost_exercise(name, title, chapter, problem, lesson, cost, cost_class, equation, cases, also=()) -> Exercise:
     fields = {"name": name, "title": title, "chapter": chapter, "problem": problem, "function": "delta"}
     skeleton = COST_SKELETON.format(**fields, equation=equation)
     port = COST_PORT.format(**fields, cost=cost, cost_class=cost_class)
-    return Exercise(name, title, chapter, problem, lesson, "delta", skeleton, port, cases)
+    return Exercise(name, title, chapter, problem, lesson, "delta", skeleton, port, cases, also)
 
 
 BACKPROP_SKELETON = '''\
@@ -262,6 +267,7 @@ EXERCISES = [
             "^grad (sigmoidx3 sigmoid/quadratic|tanhx3 softmax/log_likelihood|relux2 sigmoid/quadratic|linearx4) .* float64$",
             "^train ch3-xent-30 float64",
         ),
+        also=("bp1", "bp3", "bp4"),
     ),
     _cost_exercise(
         "quadratic-delta",
@@ -275,6 +281,7 @@ EXERCISES = [
         "        delta^L = nabla_a C * sigma'(z^L) = (a^L - y) * sigma'(z^L),\n\n"
         "    with sigma'(z) = sigma(z) (1 - sigma(z)), and * the elementwise (Hadamard) product.",
         ("^grad (sigmoidx1|relux2|tanhx3|sigmoidx3) sigmoid/quadratic .* float64$",),
+        also=("bp1",),
     ),
     _cost_exercise(
         "cross-entropy-delta",
@@ -336,7 +343,7 @@ def lookup(name: str) -> Exercise | None:
 
 def for_lesson(lesson: str) -> list[Exercise]:
     """The exercises of a lesson (by its name), for `nndl lesson` and the site's links."""
-    return [exercise for exercise in EXERCISES if exercise.lesson == lesson]
+    return [exercise for exercise in EXERCISES if lesson == exercise.lesson or lesson in exercise.also]
 
 
 # chapter 6's exercises build on Exercise and PORT_HEAD above, so their module is imported last

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from conformance.backend.registry import BUILT_IN
 from conformance.book import diff
 from conformance.book.evidence import Evidence
+from conformance.book.exercises import for_lesson
 from conformance.book.lessons import ALIASES, CHAPTERS, CONCEPTS, Anchor, Concept, Helpers, find
 from conformance.book.source import WHOLE_MODULE, Code, code_of, definitions, helpers_of, package_dir
 from conformance.spec.errors import NndlError
@@ -199,6 +200,10 @@ def lesson_text(concept: Concept, evidence: Evidence | None, width: int | None =
     if concept.rules:
         lines += [""] + _prose(f"nndl's own rule: {concept.rules}.", width)
     lines += ["", "What to look for:"] + _prose(concept.look_for, width, "  ")
+    for exercise in for_lesson(concept.name):
+        lines += [""] + _prose(
+            f"Write it yourself: {exercise.command()} ({exercise.title}), then nndl exercise check DIR", width
+        )
     columns = len(backend_columns())
     column = (width - 2 - len(GUTTER) * (columns - 1)) // columns
     for part in parts_of(concept):

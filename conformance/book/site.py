@@ -17,6 +17,7 @@ from pathlib import Path
 
 from conformance.book.diff import Cell
 from conformance.book.evidence import Evidence
+from conformance.book.exercises import for_lesson
 from conformance.book.lesson import Part, backend_columns, measured_with, named_lessons, neighbours, parts_of
 from conformance.book.lessons import ALIASES, CHAPTERS, Concept
 from conformance.spec.errors import NndlError
@@ -33,6 +34,8 @@ nav {{ display: flex; gap: 2em; font-size: 0.95em; }}
 .equation math {{ font-size: 1.3em; margin: 0.4em 0; }}
 math mo.large {{ font-size: 1.5em; }}
 .rules {{ background: #eef2fa; padding: 0.4em 1em; border-left: 4px solid #88a; }}
+.exercise {{ background: #f2f8ee; padding: 0.4em 1em; border-left: 4px solid #8a8; margin-top: 0.6em; }}
+.exercise ul {{ margin: 0.3em 0; }}
 .look {{ max-width: 60em; }}
 code {{ font-family: monospace, monospace; font-size: 0.9em; }}
 table.code {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
@@ -175,6 +178,16 @@ def _neighbour(rel: str, label: str, concept: Concept | None, written: set[str])
     return f'<a rel="{rel}" href="{concept.name}.html">{label}: {escape(concept.name)}</a>'
 
 
+def exercises_html(concept: Concept) -> str:
+    """The exercises that have the learner write this lesson's equation: the command that starts each."""
+    items = "".join(
+        f"<li><code>{escape(exercise.command())}</code>: {escape(exercise.title)} "
+        f"(ch. {exercise.chapter}, {escape(exercise.problem)}), then <code>nndl exercise check DIR</code></li>"
+        for exercise in for_lesson(concept.name)
+    )
+    return f'<div class="exercise"><strong>Write it yourself:</strong><ul>{items}</ul></div>' if items else ""
+
+
 def page(concept: Concept, evidence: Evidence | None, measured: str, formatter, written: set[str]) -> str:
     parts = "".join(f"<h2><code>{escape(part.title)}</code></h2>{part_table(part)}" for part in parts_of(concept))
     if concept.chapter:
@@ -190,7 +203,7 @@ def page(concept: Concept, evidence: Evidence | None, measured: str, formatter, 
     see = f"<p>See also: {', '.join(_words(f'`{name}`', written) for name in related)}</p>" if related else ""
     body = (
         f"{navigation(concept, written)}<h1>{escape(concept.name)}: {escape(concept.title)}</h1>"
-        f'<h2>{book}</h2><div class="equation">{"".join(concept.mathml)}</div>{rules}'
+        f'<h2>{book}</h2><div class="equation">{"".join(concept.mathml)}</div>{rules}{exercises_html(concept)}'
         f'<h2>what to look for</h2><p class="look">{_words(concept.look_for, written)}</p>{see}'
         f"{parts}<h2>evidence, measured when this page was written</h2>{evidence_html(evidence, measured)}"
         f"{navigation(concept, written)}"
