@@ -57,6 +57,11 @@ WRONG = {
     ),
 }
 
+# the input gradient's other slip the issue names: the kernel's (filters, channels) axes reshaped, not transposed
+RESHAPED = SOLUTIONS["conv-input-gradient"].replace(
+    ".transpose(1, 0, 2, 3)", ".reshape(w.shape[1], w.shape[0], *w.shape[2:])"
+)
+
 
 def written(tmp_path: Path, name: str, body: str | None) -> Path:
     """The exercise's folder, as `start` writes it, with `body` in the place of `raise NotImplementedError`."""
@@ -92,3 +97,13 @@ def test_a_typical_wrong_answer_gets_its_hint(tmp_path, mnist, name):
     verdict = grading.check(written(tmp_path, name, body), mnist)
     assert verdict.kind == grading.WRONG
     assert hint in " ".join(verdict.text().split()), verdict.text()
+
+
+def test_a_channel_axis_reshaped_where_a_transpose_belongs_is_named_so(tmp_path, mnist):
+    verdict = grading.check(written(tmp_path, "conv-input-gradient", RESHAPED), mnist)
+    assert verdict.kind == grading.WRONG
+    assert (
+        "The slip: a transposed channel axis, the kernel's (filters, channels) axes reshaped to (channels, filters) "
+        "where a transpose belongs, so each channel takes other filters' weights; with it made, the reference's "
+        "gradient is this one to 0.0e+00 (1.4e+00 without it)."
+    ) in " ".join(verdict.text().split()), verdict.text()
