@@ -165,10 +165,10 @@ class YourConvPool(ConvPool):
 '''
 
 
-def _conv_exercise(name, title, problem, lesson, function, skeleton, port, cases) -> Exercise:
+def _conv_exercise(name, title, problem, lesson, function, skeleton, port, cases, also=()) -> Exercise:
     skeleton = SKELETON_HEAD.format(title=title, problem=problem) + skeleton
     port = PORT_HEAD.format(function=function) + CONV_PORT_HEAD + port + CONV_PORT_MODEL
-    return Exercise(name, title, 6, problem, lesson, function, skeleton, port, cases)
+    return Exercise(name, title, 6, problem, lesson, function, skeleton, port, cases, also)
 
 
 CONV_EXERCISES = [
@@ -184,6 +184,7 @@ CONV_EXERCISES = [
             "^grad conv2 max-all tanh none no-dropout network3 float64$",
             "^grad conv2 l2 relu l1 no-dropout default float32$",
         ),
+        also=("conv-layer",),
     ),
     _conv_exercise(
         "conv-weight-gradient",
@@ -197,6 +198,7 @@ CONV_EXERCISES = [
             "^grad conv1 max-all sigmoid none no-dropout network3 float64$",
             "^grad conv2 max-all tanh none no-dropout network3 float64$",
         ),
+        also=("conv-layer",),
     ),
     _conv_exercise(
         "l2-pool-gradient",
