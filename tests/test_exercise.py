@@ -68,6 +68,11 @@ def written(tmp_path: Path, name: str, body: str | None) -> Path:
     return folder
 
 
+def said(verdict) -> str:
+    """The verdict's lines, unwrapped."""
+    return "\n".join(verdict.lines)
+
+
 @pytest.mark.parametrize("name", list(SOLUTIONS))
 def test_the_skeleton_is_not_written_yet(tmp_path, mnist, name):
     verdict = grading.check(written(tmp_path, name, None), mnist)
@@ -88,13 +93,23 @@ def test_a_typical_wrong_answer_gets_its_hint(tmp_path, mnist, name):
     body, hint = WRONG[name]
     verdict = grading.check(written(tmp_path, name, body), mnist)
     assert verdict.kind == grading.WRONG
-    assert hint in verdict.text(), verdict.text()
+    assert hint in said(verdict), verdict.text()
 
 
 def test_backprop_without_the_means_1_over_m(tmp_path, mnist):
     verdict = grading.check(written(tmp_path, "backprop", NO_MEAN), mnist)
     assert verdict.kind == grading.WRONG
-    assert "every dC/db is m = 10 times the reference's: the mean over the mini-batch without its 1/m" in verdict.text()
+    assert "every dC/db is m = 10 times the reference's: the mean over the mini-batch without its 1/m" in said(verdict)
+
+
+def test_an_error_in_the_learners_function_is_wrong_with_its_traceback(tmp_path, mnist):
+    folder = written(tmp_path, "cross-entropy-delta", "return a - yy")
+    verdict = grading.check(folder, mnist)
+    assert verdict.kind == grading.WRONG
+    assert verdict.lines[0].startswith("your function raised: the yours backend's Model.gradients raised NameError")
+    frames = verdict.lines[1].splitlines()
+    assert frames[1] == f'  File "{folder.resolve() / "exercise.py"}", line 18, in delta'
+    assert frames[-1] == "NameError: name 'yy' is not defined"
 
 
 def test_every_exercise_is_tested_here_or_with_the_conv_ones():

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from conformance.suite.gradients import FINITE_DIFFERENCES
 
 FILES = ("__init__.py", "exercise.py", "port.py", "README.md")
 PASS, WRONG, NOT_WRITTEN = "pass", "wrong", "not written yet"
+WIDTH = 100  # the verdict's lines are wrapped to fit it, as `nndl conform`'s table is
 ROUNDING = 100  # a difference of at most this many eps is called rounding; more, within the bound, grown rounding
 
 README = """\
@@ -84,8 +86,10 @@ class Verdict:
     def passed(self) -> bool:
         return self.kind == PASS
 
-    def text(self) -> str:
-        return "\n".join([f"{self.kind}: {self.exercise.name} ({self.exercise.title})", *self.lines])
+    def text(self, width: int = WIDTH) -> str:
+        """The verdict's lines, each wrapped at word boundaries to `width` under its own indentation."""
+        lines = [f"{self.kind}: {self.exercise.name} ({self.exercise.title})", *self.lines]
+        return "\n".join(_wrapped(line, width) for line in lines)
 
 
 def check(directory: Path, mnist=None, log=mnist_file.silent) -> Verdict:
@@ -102,7 +106,7 @@ def check(directory: Path, mnist=None, log=mnist_file.silent) -> Verdict:
     if any("NotImplementedError" in line for line in raised):
         return Verdict(NOT_WRITTEN, exercise, [f"`{exercise.function}` in exercise.py raises NotImplementedError"])
     if raised:
-        return Verdict(WRONG, exercise, [f"your function raised: {raised[0]}", *outcome.tracebacks[:1]])
+        return Verdict(WRONG, exercise, [f"your function raised: {raised[0]}", *_your_frames(outcome, directory)])
     if outcome.failures:
         return Verdict(WRONG, exercise, _hint(outcome, yours))
     ran = [result for result in yours if not result.not_applicable]
@@ -136,16 +140,31 @@ def _port_of(directory: Path):
     return f"{package}.port", exercise
 
 
+def _wrapped(line: str, width: int) -> str:
+    if "\n" in line:  # the traceback of the learner's error, as Python printed it
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    return textwrap.fill(line, width, subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False)
+
+
 def _hint(outcome, yours: list) -> list[str]:
     """--explain's account of the first failing check in full, and what else failed."""
     failing = [result for result in yours if result.failed]
     blocks = _blocks(outcome.explanations)
     lines = [f"{len(failing)} of {len([r for r in yours if not r.not_applicable])} checks fail; the first:"]
     lines += blocks[0] if blocks else [f"{failing[0].case} ({failing[0].check}): {failing[0].value:.1e}"]
-    others = list(
-        dict.fromkeys(line.strip() for block in blocks[1:] for line in block if line.strip().startswith("->"))
-    )
-    return lines + [f"and in the other failing checks: {line[3:]}" for line in others if line not in lines[1:]]
+    first = {line.strip() for line in lines}
+    others = [line.strip() for block in blocks[1:] for line in block if line.strip().startswith("->")]
+    return lines + [f"another failing check: {line[3:]}" for line in dict.fromkeys(others) if line not in first]
+
+
+def _your_frames(outcome, directory: Path) -> list[str]:
+    """The traceback of what the learner's function raised, from the first frame in `directory` on."""
+    if not outcome.tracebacks:
+        return []
+    lines = outcome.tracebacks[0].splitlines()
+    yours = next((i for i, line in enumerate(lines) if f'File "{directory.resolve()}' in line), 1)
+    return ["\n".join(["Traceback (most recent call last), from your files on:", *lines[yours:]])]
 
 
 def _blocks(explanations: list[str]) -> list[list[str]]:
