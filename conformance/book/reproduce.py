@@ -192,7 +192,7 @@ def reproduce(
     runs = {seed: _saved(spec, backend, seed, paths[seed], log) for seed in seeds if paths[seed].exists()}
     to_train = [seed for seed in seeds if seed not in runs]
     for seed in to_train:
-        log(f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend}) in {runs_dir}")
+        log(_plan(spec, backend, seed, runs_dir / f"{spec.name}-seed{seed}"))
     arguments = [(spec, backend, device, seed, data, runs_dir / f"{spec.name}-seed{seed}") for seed in to_train]
     failures = []
     for seed, (run, error) in zip(
@@ -202,7 +202,7 @@ def reproduce(
             failures.append(f"seed {seed}: {error}")
             continue
         if run.resumed_after is not None:
-            log(f"{spec.name} seed {seed}: went on after epoch {run.resumed_after}, saved in {runs_dir}")
+            log(f"{spec.name} seed {seed}: went on after epoch {run.resumed_after}, as saved in {runs_dir}")
         _write(paths[seed], json.dumps(run.record, indent=2))
         runs[seed] = run.record
     if failures:
@@ -221,6 +221,14 @@ def reproduce(
     _write(folder / f"{spec.name}.json", json.dumps(summary, indent=2) + "\n")
     _write(folder / f"{spec.name}.md", markdown(summary) + "\n")
     return result
+
+
+def _plan(spec: Spec, backend: str, seed: int, run_folder: Path) -> str:
+    """What the run of `seed` is about to do: train from its seed, or go on with the run saved in its folder."""
+    if (run_folder / STATE_FILE).exists():
+        saved = load_run(run_folder)
+        return f"{spec.name} seed {seed}: going on after epoch {saved.last_saved_epoch} saved in {run_folder}"
+    return f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend}) in {run_folder}"
 
 
 def _train_runs(arguments: list[tuple], names: list[str], device: str, map_runs) -> list[tuple]:
