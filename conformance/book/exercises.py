@@ -202,7 +202,8 @@ def {function}(w, gradient_sum, eta, lmbda, n, m):
 
     {note}n is the size of the whole training set, m that of the mini-batch, and gradient_sum is
     sum_x dC_x/dw over the mini-batch's m examples, of the cost without the regulariser's term.
-    Return the new w, an array of w's shape. The biases are stepped for you: b -> b - (eta / m) sum_x dC_x/db.
+    Return the new w, an array of w's shape. The biases are stepped for you:
+    b -> b - (eta / m) sum_x dC_x/db.
     """
     raise NotImplementedError
 '''

@@ -34,7 +34,7 @@ ROUNDING = 100  # a difference of at most this many eps is called rounding; more
 README = """\
 # nndl exercise {name}: {title}
 1. Write `{function}` in exercise.py: its docstring gives the book's equation (ch. {chapter}, {problem}).
-2. Check it from the folder above this one: `nndl exercise check {folder}`; it runs the nets your function is in.
+2. Check it: `nndl exercise check {folder}` (from where you ran start); it runs the nets your function is in.
 3. It says pass, "not written yet", or which equation is wrong and where (layer, array, the ratio to the right one).
 4. port.py puts your function in the reference's place (`nndl lesson {lesson}` shows the reference's own).
 5. Fix it and check again until it passes; the hint comes from the numbers, never from reading your code.
