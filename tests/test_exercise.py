@@ -149,3 +149,11 @@ def test_each_lesson_with_an_exercise_names_it_in_its_text_and_on_its_page():
             assert f"Write it yourself: nndl exercise start {exercise.name} DIR ({exercise.title})" in text
             assert f"<code>nndl exercise start {exercise.name} DIR</code>" in site.exercises_html(concept)
     assert site.exercises_html(lesson.lookup("sigmoid")) == ""  # a lesson without one has no box
+
+
+def test_the_readmes_exercise_is_a_real_run(tmp_path, mnist):
+    """README, Exercises: the wrong answer's verdict and the pass are what `check` prints for them."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for answer, body in {"wrong": WRONG["cross-entropy-delta"][0], "right": SOLUTIONS["cross-entropy-delta"]}.items():
+        text = grading.check(written(tmp_path / answer, "cross-entropy-delta", body), mnist).text()
+        assert "\n".join(f"    {line}" for line in text.splitlines()) in readme, text
