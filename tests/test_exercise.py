@@ -139,6 +139,8 @@ def test_the_cli_lists_starts_checks_and_refuses(tmp_path, nndl, mnist_path, qui
     checked = nndl("exercise", "check", folder, "--data", mnist_path)
     assert checked.code == 1 and checked.out.startswith("not written yet: l2-step")
     assert_one_line_error(nndl("exercise", "check", tmp_path), "is not an exercise folder")
+    (folder / "__init__.py").write_text("")
+    assert_one_line_error(nndl("exercise", "check", folder), "__init__.py names no EXERCISE")
 
 
 def test_each_lesson_with_an_exercise_names_it_in_its_text_and_on_its_page():

@@ -131,12 +131,21 @@ def _port_of(directory: Path):
         package, directory / "__init__.py", submodule_search_locations=[str(directory)]
     )
     sys.modules[package] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sys.modules[package])
-    exercise = exercise_named(getattr(sys.modules[package], "EXERCISE", ""))
+    try:
+        spec.loader.exec_module(sys.modules[package])
+    except Exception as error:  # noqa: BLE001 (an __init__.py edited into anything)
+        raise NndlError(f"{directory / '__init__.py'} cannot be imported: {one_line(error)}") from None
+    name = getattr(sys.modules[package], "EXERCISE", None)
+    if name is None:
+        raise NndlError(f"{directory / '__init__.py'} names no EXERCISE: make the folder with nndl exercise start")
+    exercise = exercise_named(name)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the learner's folder
     try:
         importlib.import_module(f"{package}.port")
     except Exception as error:  # noqa: BLE001 (the learner's file may fail to import in any way)
         return Verdict(WRONG, exercise, [f"exercise.py cannot be imported: {one_line(error)}"]), exercise
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return f"{package}.port", exercise
 
 
