@@ -102,6 +102,16 @@ def test_backprop_without_the_means_1_over_m(tmp_path, mnist):
     assert "every dC/db is m = 10 times the reference's: the mean over the mini-batch without its 1/m" in said(verdict)
 
 
+def test_backprop_with_bp4_transposed_is_told_the_shapes(tmp_path, mnist):
+    transposed = SOLUTIONS["backprop"].replace("delta.T @ activations[l - 1]", "activations[l - 1].T @ delta")
+    verdict = grading.check(written(tmp_path, "backprop", transposed), mnist)
+    assert verdict.kind == grading.WRONG
+    assert (
+        "backprop gave dC/dW^1 of shape (784, 30) and dC/db^1 of shape (30,): each must have its parameter's "
+        "shape, W^1 (30, 784) and b^1 (30,)" in said(verdict)
+    )
+
+
 def test_an_error_in_the_learners_function_is_wrong_with_its_traceback(tmp_path, mnist):
     folder = written(tmp_path, "cross-entropy-delta", "return a - yy")
     verdict = grading.check(folder, mnist)

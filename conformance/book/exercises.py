@@ -165,7 +165,14 @@ def your_gradients(network, params, x, y):
     """The reference's forward pass, then your backward pass: [(dC/dW, dC/db)] of the batch's mean cost."""
     zs, activations, _ = forward(network, params, x, [None] * len(params))
     primes = [sigma_prime(layer.activation) for layer in network.layers]
-    return backprop([w for w, _ in params], [x, *activations], zs, y, network.cost.delta, primes)
+    grads = backprop([w for w, _ in params], [x, *activations], zs, y, network.cost.delta, primes)
+    for l, ((grad_w, grad_b), (w, b)) in enumerate(zip(grads, params), start=1):
+        if np.shape(grad_w) != w.shape or np.shape(grad_b) != b.shape:
+            raise ValueError(
+                f"backprop gave dC/dW^{l} of shape {np.shape(grad_w)} and dC/db^{l} of shape {np.shape(grad_b)}: "
+                f"each must have its parameter's shape, W^{l} {w.shape} and b^{l} {b.shape}"
+            )
+    return grads
 
 
 class Model(reference.Model):
