@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from threadpoolctl import threadpool_limits
 
 from conformance.book import reproduce
 from conformance.cluster import sweep as sweep_module
@@ -153,6 +154,26 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_goes_on_from_its_checkp
     assert f"ch3-l2-30 seed 0: went on after epoch {saved_at_the_kill}, as saved in" in result.err
     (params,) = runs_alone(mnist_path, tmp_path, "numpy", [0], epochs, 5000, threads=1)
     assert_same_params(load_checkpoint(run_folder / STATE_FILE).params, params)
+
+
+def test_an_ensembles_members_are_tasks_that_train_as_they_train_here(cluster, nndl, tmp_path):
+    address, _ = cluster
+    members = ("ensemble", "--preset", "ch3-l2-30", "--members", "2", "--epochs", "1", "--train-size", "500")
+    swept = nndl(*members, "--cluster", address, "--runs-dir", tmp_path / "swept", "--quiet")
+    assert swept.code == 0, swept.err
+    assert "member 2 (seed 1): epoch 1/1, validation accuracy" in swept.err
+    with threadpool_limits(1):  # the worker's one thread
+        here = nndl(*members, "--one-by-one", "--save-members", tmp_path / "here", "--quiet")
+    assert here.code == 0, here.err
+    assert votes(swept.out) == votes(here.out) and len(votes(here.out)) == 3  # each member's accuracy, the vote's
+    for member in ("member-1", "member-2"):
+        params = [load_checkpoint(tmp_path / run / member / STATE_FILE).params for run in ("swept", "here")]
+        assert_same_params(*params)
+
+
+def votes(out: str) -> list[str]:
+    """Each member's test accuracy and the vote's, as `nndl ensemble` prints them."""
+    return [line for line in out.splitlines() if ": test accuracy" in line]
 
 
 def run_ch3(backend: str, progress=None) -> str:

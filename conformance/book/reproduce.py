@@ -32,7 +32,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.run.resume import STATE_FILE, load_run
+from conformance.run.resume import STATE_FILE, finished, load_run
 from conformance.run.session import TrainedRun, train
 from conformance.run.training import History
 from conformance.spec.errors import NndlError
@@ -227,6 +227,8 @@ def _plan(spec: Spec, backend: str, seed: int, run_folder: Path) -> str:
     """What the run of `seed` is about to do: train from its seed, or go on with the run saved in its folder."""
     if (run_folder / STATE_FILE).exists():
         saved = load_run(run_folder)
+        if finished(saved, spec) is not None:
+            return f"{spec.name} seed {seed}: trained already (epoch {saved.last_saved_epoch}), in {run_folder}"
         return f"{spec.name} seed {seed}: going on after epoch {saved.last_saved_epoch} saved in {run_folder}"
     return f"{spec.name} seed {seed}: training ({spec.training.epochs} epochs, backend {backend}) in {run_folder}"
 

@@ -179,6 +179,7 @@ def _client(distributed, place: Place):
         threads_per_worker=1,
         processes=True,
         env=worker_environment(threads),
+        preload=["conformance.cluster.workers"],  # its dask_setup: the workers leave Ctrl-C to the client
         dashboard_address=":0",  # any free port: another sweep may hold the default one
         silence_logs=logging.CRITICAL,  # a task's error reaches the user as its one line
     )

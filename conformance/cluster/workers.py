@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 
 from conformance.spec.errors import NndlError, one_line
 
@@ -40,6 +41,13 @@ def send_progress(topic: str, name: str, line: str) -> None:
     from distributed import get_worker
 
     get_worker().log_event(topic, {"run": name, "line": line})
+
+
+def dask_setup(worker) -> None:
+    """A local cluster's workers preload this module (Dask calls its `dask_setup` as a worker starts, in the
+    worker's main thread): Ctrl-C reaches the whole process group, and the client, not each worker, answers it
+    (it stops the sweep and closes the cluster), so a worker ignores it rather than print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def worker_environment(threads: int) -> dict[str, str]:
