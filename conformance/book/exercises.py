@@ -272,8 +272,8 @@ EXERCISES = [
         BACKPROP_SKELETON,
         BACKPROP_PORT,
         (
-            "^grad (sigmoidx3 sigmoid/quadratic|tanhx3 softmax/log_likelihood|relux2 sigmoid/quadratic|linearx4) .* float64$",
-            "^train ch3-xent-30 float64",
+            "^grad (sigmoidx3 sigmoid/quadratic|tanhx3 softmax/log_likelihood|relux2 sigmoid/quadratic) .* float64$",
+            "^train ch3-l2-30 float64",
         ),
         also=("bp1", "bp3", "bp4"),
     ),
@@ -288,7 +288,7 @@ EXERCISES = [
         "BP1 for the quadratic cost C = 1/2 ||y - a||^2 with sigmoid outputs (ch. 2, BP1):\n\n"
         "        delta^L = nabla_a C * sigma'(z^L) = (a^L - y) * sigma'(z^L),\n\n"
         "    with sigma'(z) = sigma(z) (1 - sigma(z)), and * the elementwise (Hadamard) product.",
-        ("^grad (sigmoidx1|relux2|tanhx3|sigmoidx3) sigmoid/quadratic .* float64$",),
+        ("^grad (sigmoidx1|tanhx3) sigmoid/quadratic .* float64$",),
         also=("bp1",),
     ),
     _cost_exercise(
@@ -303,7 +303,7 @@ EXERCISES = [
         "    outputs (ch. 3, 'the cross-entropy cost function'; BP1 of ch. 2 is nabla_a C * sigma'(z^L)):\n\n"
         "        delta^L = a^L - y,\n\n"
         "    because dC/da_j = (a_j - y_j) / (a_j (1 - a_j)) and sigma'(z_j) = a_j (1 - a_j) cancel.",
-        ("^grad (linearx4|relux1|sigmoidx2) sigmoid/cross_entropy .* float64$", "^train ch3-xent-30 float64"),
+        ("^grad (linearx4|relux1|sigmoidx2) sigmoid/cross_entropy .* float64$", "^train ch3-l2-30 float64"),
     ),
     _cost_exercise(
         "log-likelihood-delta",
@@ -316,7 +316,7 @@ EXERCISES = [
         "BP1 for the log-likelihood cost C = -ln a_y with a softmax output layer,\n"
         "    a_j = e^(z_j) / sum_k e^(z_k) (ch. 3, 'softmax'):\n\n"
         "        delta^L = dC/dz^L = a^L - y.",
-        ("^grad (tanhx3|relux2|sigmoidx4) softmax/log_likelihood .* float64$",),
+        ("^grad (tanhx3|sigmoidx4) softmax/log_likelihood .* float64$",),
     ),
     _step_exercise(
         "l2-step",
