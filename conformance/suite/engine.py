@@ -68,8 +68,14 @@ class Outcome:
 
     @property
     def ran(self) -> list[Result]:
-        """The checks that ran (an n/a check did not: it is counted apart, never as a pass)."""
-        return [result for result in self.results if not result.not_applicable]
+        """The checks that ran and gave a verdict (an n/a check did not run, and one chaotic at this seed gave
+        none: each is counted apart, never as a pass)."""
+        return [result for result in self.results if result.verdict]
+
+    @property
+    def chaotic(self) -> list[Result]:
+        """The checks that ran but say nothing at this seed (conformance.suite.tolerances.chaotic)."""
+        return [result for result in self.results if result.chaotic]
 
     @property
     def failures(self) -> list[Result]:

@@ -39,8 +39,8 @@ def to_junit_xml(outcome: Outcome) -> str:
 
 def _test_case(result: Result, explanation: list[str]) -> ET.Element:
     case = ET.Element("testcase", classname=result.case, name=f"{result.check}: {result.pair}")
-    if result.not_applicable:
-        ET.SubElement(case, "skipped", message=result.not_applicable)
+    if result.not_applicable or result.chaotic:
+        ET.SubElement(case, "skipped", message=result.not_applicable or result.chaotic)
     elif result.error:
         ET.SubElement(case, "error", message=result.error)
     elif not result.passed:

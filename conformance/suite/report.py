@@ -87,7 +87,7 @@ def _section_lines(pairs: list[str], rows: dict) -> list[str]:
     headers = {pair: short_pair(pair) for pair in pairs}
     case_width = max(len("configuration"), *(len(case) for case, _ in rows)) + 1
     check_width = max(len("check"), *(len(check) for _, check in rows)) + 1
-    cell_width = max(len("9e-99 FAIL"), *(len(header) for header in headers.values())) + 1
+    cell_width = max(len("9e-99 chaotic"), *(len(header) for header in headers.values())) + 1
     per_table = max(1, (WIDTH - case_width - check_width) // cell_width)
     lines = []
     for first in range(0, len(pairs), per_table):
@@ -224,7 +224,7 @@ def _cell(result, digits: int = 1) -> str:
         return "error"
     counted = result.check in ("correct counts", PERCEPTRON_OUTPUTS)
     value = f"{int(result.value)}" if counted else f"{result.value:.{digits}e}"
-    return f"{value} {'ok' if result.passed else 'FAIL'}"
+    return f"{value} {'chaotic' if result.chaotic else 'ok' if result.passed else 'FAIL'}"
 
 
 def _growth_lines(outcome: Outcome, short: bool = False) -> list[str]:
@@ -280,6 +280,10 @@ def _summary(outcome: Outcome) -> str:
     if reasons:
         lines += ["not applicable, so neither passed nor counted:"]
         lines += [f"  {count} {_plural(count, 'check')}: {reason}" for reason, count in reasons.items()]
+    reasons = Counter(result.chaotic for result in outcome.chaotic)
+    if reasons:
+        lines += ["chaotic at this seed, so shown but neither passed nor counted:"]
+        lines += [f"  {count} {_plural(count, 'check')}: {reason}" for reason, count in reasons.items()]
     line = f"{ran} {_plural(ran, 'check')} ran, {failures} failed"
     if outcome.conforms:
         line += ": every backend conforms"
@@ -303,7 +307,8 @@ def to_json(outcome: Outcome) -> dict:
         "policy": tolerances.policy_lines(),
         "checks": len(outcome.ran),  # those that ran
         "failed": len(outcome.failures),
-        "not_applicable": len(outcome.results) - len(outcome.ran),
+        "not_applicable": sum(1 for result in outcome.results if result.not_applicable),
+        "chaotic": len(outcome.chaotic),
         "conforms": outcome.conforms,
         "not_run": outcome.not_run,
         "results": [result.to_dict() for result in outcome.results],

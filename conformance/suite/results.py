@@ -28,15 +28,21 @@ class Result:
     bound: float
     detail: dict = field(default_factory=dict)
     not_applicable: str = ""  # why this check could say nothing here (neither passed nor failed)
+    chaotic: str = ""  # why it ran but says nothing at this seed (tolerances.chaotic): neither passed nor failed
+
+    @property
+    def verdict(self) -> bool:
+        """Whether the check can pass or fail: it ran (not n/a), and its run is not chaotic at this seed."""
+        return not self.not_applicable and not self.chaotic
 
     @property
     def passed(self) -> bool:
-        """Whether the check ran and its difference is within its bound. An n/a check neither passed nor failed."""
-        return not self.not_applicable and bool(np.isfinite(self.value) and self.value <= self.bound)
+        """Whether the check gave a verdict and its difference is within its bound."""
+        return self.verdict and bool(np.isfinite(self.value) and self.value <= self.bound)
 
     @property
     def failed(self) -> bool:
-        return not self.not_applicable and not self.passed
+        return self.verdict and not self.passed
 
     @property
     def error(self) -> str:
@@ -52,8 +58,9 @@ class Result:
             "dtype": self.dtype,
             "value": finite_or_none(self.value),
             "bound": finite_or_none(self.bound),
-            "passed": None if self.not_applicable else self.passed,
+            "passed": self.passed if self.verdict else None,
             "not_applicable": self.not_applicable,
+            "chaotic": self.chaotic,
             **strict(self.detail),
         }
         if record["value"] is None:
