@@ -41,9 +41,9 @@ WRONG = {
     "conv-weight-gradient": (
         SOLUTIONS["conv-weight-gradient"].replace("(0, 2, 3)))", "(0, 2, 3)))[:, :, ::-1, ::-1]"),
         (
-            "the conv weight gradient at layer 1 is wrong: dC/dW^1 off while dC/db^1, the sum of the same delta, "
-            "agrees (a wrong routing would show so too; the slip tells which). The slip: dC/dW flipped in both "
-            "spatial axes"
+            "the conv weight gradient at layers 1 and 2 is wrong: dC/dW^l off while dC/db^l, the sum of the same "
+            "delta, agrees (l = 1, 2) (a wrong routing would show so too; the slip tells which). The slip: dC/dW "
+            "flipped in both spatial axes"
         ),
     ),
     "l2-pool-gradient": (

@@ -111,6 +111,9 @@ SPEC = ConvGradientCase(2, "max-first", "sigmoid", "none", False, "default").spe
 GRADIENT = [(np.ones(2), np.ones(2))] * 4  # finite: no NaN to locate
 
 
+WEIGHT_SAID = "dC/dW^{l} off while dC/db^{l}, the sum of the same delta, agrees"
+
+
 @pytest.mark.parametrize(
     ("off", "said"),
     [
@@ -118,11 +121,18 @@ GRADIENT = [(np.ones(2), np.ones(2))] * 4  # finite: no NaN to locate
         ({(2, "dC/dW"): 0.1, (1, "dC/dW"): 0.1, (1, "dC/db"): 0.1}, "the pooling's routing at layer 2 is wrong"),
         (
             {(2, "dC/dW"): 0.1},
-            "the conv weight gradient at layer 2 is wrong: dC/dW^2 off while dC/db^2, the sum of the same delta, agrees, and the layers below (the delta passed down) agree",
+            (
+                f"the conv weight gradient at layer 2 is wrong: {WEIGHT_SAID.format(l=2)}, and the delta passed "
+                "down is right (every dC/db below agrees)"
+            ),
         ),
         (
             {(1, "dC/dW"): 0.1},
-            "the conv weight gradient at layer 1 is wrong: dC/dW^1 off while dC/db^1, the sum of the same delta, agrees; or the pooling's routing",
+            f"the conv weight gradient at layer 1 is wrong: {WEIGHT_SAID.format(l=1)}; or the pooling's routing",
+        ),
+        (  # the weight gradient of both conv layers: no dC/db is off, so no delta passed down is wrong
+            {(2, "dC/dW"): 0.1, (1, "dC/dW"): 0.1},
+            f"the conv weight gradient at layers 1 and 2 is wrong: {WEIGHT_SAID.format(l='l')} (l = 1, 2)",
         ),
         ({(3, "dC/dW"): 0.1, (3, "dC/db"): 0.1, (2, "dC/dW"): 0.1, (2, "dC/db"): 0.1}, None),
     ],

@@ -10,10 +10,11 @@ from above and makes three things of it (ch. 6's backprop problem):
 - dC/dx, the delta passed down to the layer below: the full correlation of that delta with the
   kernel flipped in both spatial axes, its filters and channels swapped (BP2 for shared weights).
 So which arrays differ and which agree locate the part that broke:
-- dC/dW^l off while dC/db^l, from the same delta, agrees, and the layers below agree: the weight
-  gradient (or, at the lowest conv layer, where nothing is passed down, the routing that feeds it);
-- dC/dW^l off, dC/db^l fine, and the layers below off: the pooling's routing, which both dC/dW^l and
-  the delta passed down are made from;
+- dC/dW^l off while dC/db^l, from the same delta, agrees, and the delta passed down right (every
+  dC/db below fine): the weight gradient (or, at the lowest conv layer, where nothing is passed
+  down, the routing that feeds it);
+- dC/dW^l off, dC/db^l fine, and the delta passed down wrong (a dC/db below off): the pooling's
+  routing, which both dC/dW^l and the delta passed down are made from;
 - layer l's own dC/dW and dC/db fine, and the layer below off in both: the input gradient.
 How it broke is a hypothesis tested against the numbers: the reference's gradient with one known
 slip made (the reference's optional `conv_slips`, reference/conv_slips.py: a missing kernel flip, a
@@ -117,9 +118,9 @@ def _part_from_arrays(off: set, conv: list[int]) -> str | None:
     if not off:
         return None
     top = max(layer for layer, _ in off)
-    below = any(layer < top for layer, _ in off)
+    passed_down = any((layer, "dC/db") in off for layer in range(1, top))  # a wrong delta below: its dC/db is off
     if top in conv and (top, "dC/dW") in off and (top, "dC/db") not in off:
-        return ROUTING if below else WEIGHT
+        return ROUTING if passed_down else WEIGHT
     if top + 1 in conv and {(top, "dC/dW"), (top, "dC/db")} <= off:
         return INPUT
     return None
@@ -144,11 +145,11 @@ def _evidence(part: str, off: set, conv: list[int], matched: bool) -> tuple[str,
     said = f"dC/dW^{l} off while dC/db^{l}, the sum of the same delta, agrees"
     if len(weights_off) > 1:
         said += f" (l = {', '.join(str(layer) for layer in weights_off)})"
-    below = any(layer < lowest for layer, _ in off)
+    below = any((layer, "dC/db") in off for layer in range(1, lowest))
     if part == ROUTING and below:
         return where, f"{said}, and the layers below, made from delta sent back through the pooling as dC/dW is, differ"
     if min(conv) < lowest:
-        return where, f"{said}, and the layers below (the delta passed down) agree"
+        return where, f"{said}, and the delta passed down is right (every dC/db below agrees)"
     if matched:  # at the lowest conv layer, a wrong weight gradient and a wrong routing show in the same array
         other = "a wrong routing" if part == WEIGHT else "a wrong weight gradient"
         return where, f"{said} ({other} would show so too; the slip tells which)"
