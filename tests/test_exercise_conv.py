@@ -62,6 +62,12 @@ RESHAPED = SOLUTIONS["conv-input-gradient"].replace(
     ".transpose(1, 0, 2, 3)", ".reshape(w.shape[1], w.shape[0], *w.shape[2:])"
 )
 
+RESHAPED_HINT = (
+    "The slip: a transposed channel axis, the kernel's (filters, channels) axes reshaped to (channels, filters) "
+    "where a transpose belongs, so each channel takes other filters' weights; with it made, the reference's "
+    "gradient is this one to 0.0e+00 (1.4e+00 without it)."
+)
+
 
 def written(tmp_path: Path, name: str, body: str | None) -> Path:
     """The exercise's folder, as `start` writes it, with `body` in the place of `raise NotImplementedError`."""
@@ -102,8 +108,11 @@ def test_a_typical_wrong_answer_gets_its_hint(tmp_path, mnist, name):
 def test_a_channel_axis_reshaped_where_a_transpose_belongs_is_named_so(tmp_path, mnist):
     verdict = grading.check(written(tmp_path, "conv-input-gradient", RESHAPED), mnist)
     assert verdict.kind == grading.WRONG
-    assert (
-        "The slip: a transposed channel axis, the kernel's (filters, channels) axes reshaped to (channels, filters) "
-        "where a transpose belongs, so each channel takes other filters' weights; with it made, the reference's "
-        "gradient is this one to 0.0e+00 (1.4e+00 without it)."
-    ) in " ".join(verdict.text().split()), verdict.text()
+    assert RESHAPED_HINT in " ".join(verdict.text().split()), verdict.text()
+
+
+def test_the_readme_gives_the_hints_these_tests_hold():
+    """README, Exercises: each conv wrong answer's hint as the tests above hold it."""
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    hints = [hint for _, hint in WRONG.values()] + [RESHAPED_HINT]
+    assert [hint for hint in hints if hint not in readme] == []
