@@ -97,6 +97,7 @@ def test_the_references_own_solution_passes_bitwise(tmp_path, mnist, name):
     assert float(verdict.lines[1].split()[3]) == 0.0  # the reference's own lines: bitwise its gradient
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning", "ignore:divide by zero:RuntimeWarning")
 @pytest.mark.parametrize("name", list(WRONG))
 def test_a_typical_wrong_answer_gets_its_hint(tmp_path, mnist, name):
     body, hint = WRONG[name]
