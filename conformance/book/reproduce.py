@@ -201,7 +201,7 @@ def reproduce(
         if error is not None:
             failures.append(f"seed {seed}: {error}")
             continue
-        if run.resumed_after is not None:
+        if run.resumed_after is not None and run.resumed_after < run.record["epochs"][-1]["epoch"]:
             log(f"{spec.name} seed {seed}: went on after epoch {run.resumed_after}, as saved in {runs_dir}")
         _write(paths[seed], json.dumps(run.record, indent=2))
         runs[seed] = run.record
