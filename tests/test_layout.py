@@ -3,7 +3,7 @@
 - Every backend has the reference's modules, and in each module the names the two share appear
   in the same order, so that `diff reference/costs.py torch_impl/costs.py` reads like a lesson.
 - The borders between packages are Import Linter's contracts, in pyproject.toml's
-  [tool.importlinter]: conformance's wings are layers (cli > book > suite | speed > run > backend >
+  [tool.importlinter]: conformance's wings are layers (cli > cluster > book > suite | speed > run > backend >
   data > spec), nothing in conformance imports a framework, a backend or the conformance package's
   own API, the reference imports no framework, and the backends are independent of each other.
   `lint-imports` must pass, and a deliberate violation in a copy of the code must make it fail.
