@@ -66,7 +66,7 @@ def run(args) -> None:
     shortened = [option for option, value in (("--epochs", args.epochs), ("--train-size", args.train_size)) if value]
     if shortened and args.out is None:
         raise NndlError(
-            f"{' and '.join(shortened)} make a run other than the book's protocol: name where it goes with --out DIR "
+            f"{' and '.join(shortened)}: a run other than the book's protocol; name where it goes with --out DIR "
             f"(it must not land in {DEFAULT_OUT}/, the book's results table's)"
         )
     out = Path(args.out or DEFAULT_OUT)
