@@ -71,12 +71,12 @@ def run(args) -> None:
         )
     out = Path(args.out or DEFAULT_OUT)
     specs = [_spec(name, args) for name in args.presets]
-    place = place_from_args(args)
     if specs:
         load_backend(args.backend).resolve_device(args.device)
-    with open_sweep(place, log, quiet=args.quiet) as sweep:
-        for spec in specs:
-            _reproduce(spec, args, out, place is not None, sweep)
+        place = place_from_args(args)
+        with open_sweep(place, log, quiet=args.quiet) as sweep:
+            for spec in specs:
+                _reproduce(spec, args, out, place is not None, sweep)
     if args.readme:
         reproduce.update_readme(Path(args.readme), out)
         print(f"rewrote the results table in {args.readme} from {out}")
