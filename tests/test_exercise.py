@@ -11,6 +11,7 @@ import pytest
 from conformance.book import grading, lesson, site
 from conformance.book.exercises import EXERCISES
 from tests.cli_support import assert_one_line_error
+from tests.exercise_support import written
 
 # the reference's own lines (reference/costs.py, layers.py and network.py, regularizers.py and train.py),
 # written against the skeleton's arguments
@@ -53,19 +54,6 @@ WRONG = {
 }
 # a wrong answer of backprop's other than BP2's: the mean without its 1/m
 NO_MEAN = SOLUTIONS["backprop"].replace(" / len(y)", "")
-
-
-def written(tmp_path: Path, name: str, body: str | None) -> Path:
-    """The exercise's folder, as `start` writes it, with `body` in the place of `raise NotImplementedError`."""
-    folder = tmp_path / name
-    grading.start(name, folder)
-    if body is not None:
-        exercise = folder / "exercise.py"
-        lines = exercise.read_text().splitlines()
-        at = lines.index("    raise NotImplementedError")
-        lines[at : at + 1] = [f"    {line}" for line in body.splitlines()]
-        exercise.write_text("\n".join(lines) + "\n")
-    return folder
 
 
 def said(verdict) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conformance.book import grading
+from tests.exercise_support import written
 
 # the reference's own lines (reference/convolution.py, pooling.py), written against the skeleton's arguments
 SOLUTIONS = {
@@ -67,19 +68,6 @@ RESHAPED_HINT = (
     "where a transpose belongs, so each channel takes other filters' weights; with it made, the reference's "
     "gradient is this one to 0.0e+00 (1.4e+00 without it)."
 )
-
-
-def written(tmp_path: Path, name: str, body: str | None) -> Path:
-    """The exercise's folder, as `start` writes it, with `body` in the place of `raise NotImplementedError`."""
-    folder = tmp_path / name
-    grading.start(name, folder)
-    if body is not None:
-        exercise = folder / "exercise.py"
-        lines = exercise.read_text().splitlines()
-        at = lines.index("    raise NotImplementedError")
-        lines[at : at + 1] = [f"    {line}" for line in body.splitlines()]
-        exercise.write_text("\n".join(lines) + "\n")
-    return folder
 
 
 @pytest.mark.parametrize("name", list(SOLUTIONS))
