@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conformance.suite import tolerances
+from conformance.suite import report, tolerances
 from conformance.suite.engine import conform
 from conformance.suite.seeds import KEY, SeedSweep, parse_seeds, ratio
 from tests.cli_support import assert_one_line_error
@@ -35,6 +35,10 @@ def test_chapter_1_at_seed_3_is_chaotic_not_failed(mnist_path):
     assert not epoch.passed and not epoch.failed and epoch.to_dict()["passed"] is None
     assert steps.passed and not steps.chaotic
     assert outcome.ran == [steps] and outcome.chaotic == [epoch, counts] and outcome.conforms
+    text = report.table(outcome)
+    assert "chaotic at this seed, so shown but neither passed nor counted:" in text
+    assert text.endswith("1 check ran, 0 failed: every backend conforms")
+    assert max(len(line) for line in text.splitlines()) <= report.WIDTH
 
 
 def test_chapter_1_at_seed_0_is_not_chaotic(mnist_path):
