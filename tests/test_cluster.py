@@ -40,6 +40,22 @@ pytest.importorskip("distributed")
 SHORT = ("--runs", "2", "--epochs", "2", "--train-size", "2000")
 
 
+def blas_threads() -> list[int]:
+    """The thread counts of this process's BLAS libraries, as threadpoolctl reads them."""
+    import threadpoolctl
+
+    return sorted({info["num_threads"] for info in threadpoolctl.threadpool_info()})
+
+
+def test_a_local_workers_blas_computes_with_its_share_of_the_cores():
+    """The nanny sets OMP_NUM_THREADS after NumPy's BLAS has started with a thread per core: each task holds it
+    to the worker's share (before, two workers on this 2-core machine had 2 BLAS threads each)."""
+    with open_sweep(Place(workers=2), lambda line: None, quiet=True) as sweep:
+        results = sweep.map(blas_threads, [(), ()], ["a", "b"])
+    share = max(1, usable_cores() // 2)
+    assert [result.value for result in results] == [[share], [share]]
+
+
 def alone(mnist_path, folder: Path, backend: str, seed: int, epochs: int, train_size: int, threads: int):
     """`nndl train` of one run, alone in a process of its own with `threads` threads, as a worker has them."""
     path = folder / f"alone-{backend}-seed{seed}.npz"

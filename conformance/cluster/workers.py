@@ -13,6 +13,8 @@ import functools
 import os
 import signal
 
+import threadpoolctl
+
 from conformance.spec.errors import NndlError, one_line
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -29,12 +31,23 @@ def run_task(function, name: str, arguments: tuple, topic: str | None):
     """Call `function(*arguments)` on a worker; with a `topic`, it gets `progress=` a callable that sends
     one line of text back to the client under that topic."""
     keywords = {"progress": functools.partial(send_progress, topic, name)} if topic else {}
+    hold_blas_to_the_threads_set()
     try:
         return function(*arguments, **keywords)
     except NndlError as error:
         raise TaskFailed(str(error)) from None
     except Exception as error:  # noqa: BLE001 (a worker's exception reaches the user as one line, like any other)
         raise TaskFailed(one_line(error)) from None
+
+
+def hold_blas_to_the_threads_set() -> None:
+    """The BLAS held to the worker's OMP_NUM_THREADS (threadpoolctl). A local cluster's nanny sets the
+    variable once the worker process runs, after NumPy, and so its BLAS, has started with one thread per
+    core (measured: 2 threads on this 2-core machine with the variable at 1). torch and jax are imported
+    by the first task, after it, and read the variables themselves."""
+    threads = os.environ.get(THREAD_VARIABLES[0])
+    if threads:
+        threadpoolctl.threadpool_limits(int(threads))
 
 
 def send_progress(topic: str, name: str, line: str) -> None:
