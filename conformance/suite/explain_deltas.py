@@ -125,7 +125,8 @@ def _factors(spec, top: int, z, a) -> list[tuple[np.ndarray, str]]:
         f"delta^{l + 1} by sigma'(z^{l})"
     )
     twice = f"delta^{l} is sigma'(z^{l}) times the right one, example by example: sigma'(z^{l}) taken twice"
-    return [(prime(a) / prime(z), of_activation), (1.0 / prime(z), without), (prime(z), twice)]
+    with np.errstate(divide="ignore", invalid="ignore"):  # sigma'(z) = 0 (a ReLU off): that factor fits nothing
+        return [(prime(a) / prime(z), of_activation), (1.0 / prime(z), without), (prime(z), twice)]
 
 
 def first_wrong_delta(differences) -> int | None:
