@@ -290,7 +290,7 @@ def test_ctrl_c_stops_the_sweep_and_says_how_to_go_on(nndl, mnist_path, monkeypa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt("epoch 1 of 2 is saved")
 
-    monkeypatch.setattr(reproduce, "train", interrupted)
+    monkeypatch.setattr(reproduce, "train_in_folder", interrupted)
     result = nndl("reproduce", "ch3-l2-30", *SHORT, "--out", tmp_path, "--data", mnist_path)
     assert result.code == 130
     assert "0 of 2 runs finished (epoch 1 of 2 is saved)" in result.err

@@ -36,7 +36,9 @@ def test_the_best_run_is_reported_with_the_mean_and_spread_and_runs_are_not_trai
     page = (tmp_path / "ch3-xent-30.md").read_text()
     assert f"| 95.49% | {max(figures):.2f}% | {max(figures) - 95.49:+.2f} |" in page
 
-    monkeypatch.setattr(reproduce, "train", lambda *args, **kwargs: pytest.fail("trained a run that was saved"))
+    monkeypatch.setattr(
+        reproduce, "train_in_folder", lambda *args, **kwargs: pytest.fail("trained a run that was saved")
+    )
     again = reproduce.reproduce(spec, "numpy", "cpu", splits, [0, 1, 2], tmp_path, log=lambda line: None)
     assert again.figures == figures
 

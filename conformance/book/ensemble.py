@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from conformance.book.reproduce import epoch_line
 from conformance.data.streams import Parameters
 from conformance.run import resume, session
 from conformance.run.checkpoint import check_parameters, load_checkpoint
@@ -345,22 +344,11 @@ def train_members_as_tasks(
 
 
 def train_member(spec: Spec, backend: str, device: str, seed: int, index: int, data, folder, progress=None):
-    """Member `index`'s parameters after its last epoch: its run from `seed` (shared streams), saved in
-    `folder` after every epoch; a run saved there already goes on from its last complete epoch."""
-    folder = Path(folder)
+    """Member `index`'s parameters after its last epoch: its run from `seed` in `folder`
+    (conformance.run.session.train_in_folder)."""
     try:
-        trained = session.train(
-            spec,
-            backend,
-            seed=seed,
-            rng="shared",
-            device=device,
-            data=data,
-            checkpoint_dir=folder,
-            resume=(folder / resume.STATE_FILE).exists(),
-            allow_changes=True,  # saved_members checked the spec and the seed; a member may move backend
-            on_epoch=epoch_line(progress, spec.training.epochs) if progress else None,
-        )
+        # saved_members checked the spec and the seed; a member may move backend
+        trained, _ = session.train_in_folder(spec, backend, seed, device, data, folder, progress, allow_changes=True)
     except DivergenceError as error:
         raise member_diverged(error, index, seed) from None
     return trained.parameters

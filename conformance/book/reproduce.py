@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.run.resume import STATE_FILE, finished, load_run
-from conformance.run.session import TrainedRun, train
-from conformance.run.training import History
+from conformance.run.session import TrainedRun, train_in_folder
 from conformance.spec.errors import NndlError
 from conformance.spec.files import write_atomically
 from conformance.spec.presets import load_preset, preset_names
@@ -72,36 +71,10 @@ class SeedRun:
 
 
 def train_seed(spec: Spec, backend: str, device: str, seed: int, data, folder, progress=None) -> SeedRun:
-    """The run of `seed` (shared streams), saved in `folder` after every epoch; a run saved there
-    already goes on from its last complete epoch. `data`: the splits, or the MNIST file to read
-    them from (None: $NNDL_DATA, the cache or a download). `progress`: called with one line per epoch."""
-    folder = Path(folder)
-    resumed_after = load_run(folder).last_saved_epoch if (folder / STATE_FILE).exists() else None
-    trained = train(
-        spec,
-        backend,
-        seed=seed,
-        rng="shared",
-        device=device,
-        data=data,
-        checkpoint_dir=folder,
-        resume=resumed_after is not None,
-        on_epoch=epoch_line(progress, spec.training.epochs) if progress else None,
-    )
+    """The run of `seed` in `folder` (conformance.run.session.train_in_folder). `data`: the splits, or the
+    MNIST file to read them from (None: $NNDL_DATA, the cache or a download)."""
+    trained, resumed_after = train_in_folder(spec, backend, seed, device, data, folder, progress)
     return SeedRun(run_record(trained), resumed_after)
-
-
-def epoch_line(progress, epochs: int):
-    """A run's on_epoch that hands `progress` one line: the epoch of `epochs`, and its accuracies."""
-
-    def say(history: History, model) -> None:
-        record = history.records[-1]
-        progress(
-            f"epoch {record.epoch}/{epochs}, validation accuracy {100 * record.validation_accuracy:.2f}%, "
-            f"test accuracy {100 * record.test_accuracy:.2f}%"
-        )
-
-    return say
 
 
 def changes_from_preset(spec: Spec) -> list[str]:

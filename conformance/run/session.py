@@ -171,6 +171,44 @@ def train(
     return TrainedRun(spec, settings, start.origin, history, model.parameters(), speeds)
 
 
+def train_in_folder(
+    spec: Spec, backend: str, seed: int, device: str, data, folder, progress=None, allow_changes: bool = False
+) -> tuple[TrainedRun, int | None]:
+    """One run of a sweep (a task of `nndl reproduce` or `nndl ensemble`): `seed`'s run (shared streams),
+    saved in `folder` after every epoch, going on from the last complete epoch saved there. `progress`:
+    called with one line per epoch. With the run, the last epoch the folder held when the call began
+    (None: the run began at the seed)."""
+    folder = Path(folder)
+    state = folder / saved_runs.STATE_FILE
+    resumed_after = saved_runs.load_run(folder).last_saved_epoch if state.exists() else None
+    trained = train(
+        spec,
+        backend,
+        seed=seed,
+        rng="shared",
+        device=device,
+        data=data,
+        checkpoint_dir=folder,
+        resume=resumed_after is not None,
+        allow_changes=allow_changes,
+        on_epoch=epoch_line(progress, spec.training.epochs) if progress else None,
+    )
+    return trained, resumed_after
+
+
+def epoch_line(progress, epochs: int):
+    """A run's on_epoch that hands `progress` one line: the epoch of `epochs`, and its accuracies."""
+
+    def say(history: History, model) -> None:
+        record = history.records[-1]
+        progress(
+            f"epoch {record.epoch}/{epochs}, validation accuracy {100 * record.validation_accuracy:.2f}%, "
+            f"test accuracy {100 * record.test_accuracy:.2f}%"
+        )
+
+    return say
+
+
 def _saved_run(folder: Path | None, resume: bool, load) -> saved_runs.SavedRun | None:
     """The run to go on with, when resuming: it goes on from where it stopped, so from no checkpoint."""
     if not resume:
